@@ -1,0 +1,43 @@
+"""The `bench` command: a root typer app with one sub-app per concern. No torch import at start-up."""
+
+from __future__ import annotations
+
+import typer
+
+from bench import __version__
+from bench.cli import data, encoders, leaderboard, run, tasks
+from bench.cli._common import print_versions
+
+app = typer.Typer(
+    name="bench",
+    help="Benchmark implicit 3D shape encoders: does the latent code carry more than shape?",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print_versions()
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show bench, torch and numpy versions and the device, then exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+) -> None:
+    """Benchmark implicit 3D shape encoders (Costain & Prisacariu): reconstruction, classification, parts."""
+
+
+for module in (run, encoders, tasks, data, leaderboard):
+    app.add_typer(module.app)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main", "__version__"]

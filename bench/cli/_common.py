@@ -1,0 +1,84 @@
+"""Helpers shared by the CLI modules: one-line errors, the console, config loading with overrides."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from bench.errors import BenchError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _debug() -> bool:
+    """Whether the root `--debug` flag was given (typer >= 0.16 vendors click as typer._click)."""
+    try:
+        from typer._click import get_current_context
+    except ImportError:  # older typer depends on click itself
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("debug"))
+
+
+def cli_errors(fn: Callable) -> Callable:
+    """A BenchError becomes one red line and exit code 1 (``bench --debug`` re-raises it);
+    plugin warnings are shown as yellow lines."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                return fn(*args, **kwargs)
+            except BenchError as exc:
+                if _debug():
+                    raise
+                err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+                raise typer.Exit(1) from None
+            finally:
+                seen = set()
+                for w in caught:
+                    msg = str(w.message)
+                    if msg not in seen:
+                        seen.add(msg)
+                        err_console.print(f"[yellow]warning:[/yellow] {msg}", highlight=False, soft_wrap=True)
+
+    return wrapper
+
+
+def print_versions() -> None:
+    import numpy
+    import torch
+
+    from bench import __version__
+
+    if torch.cuda.is_available():
+        device = f"cuda ({torch.cuda.get_device_name(0)})"
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        device = "mps"
+    else:
+        device = f"cpu ({torch.get_num_threads()} threads)"
+    console.print(f"bench {__version__}\ntorch {torch.__version__}\nnumpy {numpy.__version__}\ndevice {device}",
+                  highlight=False)
+
+
+ConfigOption = typer.Option(None, "--config", "-c", help="bench.toml to use (default: ./bench.toml, else the shipped one).")
+SetOption = typer.Option(None, "--set", help="Override one config value: section.key=value (repeatable).")
+
+
+def load(config: Path | None, sets: list[str] | None = None) -> tuple[Any, dict]:
+    from bench.config import load_config, parse_set_options
+
+    return load_config(config), parse_set_options(sets)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,115 @@
+"""`bench datasets`, `bench data info`, `bench data check`, `bench data generate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bench.cli._common import ConfigOption, SetOption, cli_errors, console, load
+from bench.cli.encoders import list_plugins
+
+app = typer.Typer()
+data_app = typer.Typer(help="Inspect, validate and generate datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@app.command("datasets")
+@cli_errors
+def datasets_cmd(check: bool = typer.Option(True, "--check/--no-check", help="Import each plugin to flag broken ones.")) -> None:
+    """List the registered datasets (built-in and third-party), one line each."""
+    list_plugins("dataset", check)
+
+
+def _data_cfg(name: str | None, preset: str | None, path: str | None, config: Path | None, sets: list[str] | None):
+    cfg, overrides = load(config, sets)
+    extra = {k: v for k, v in (("name", name), ("preset", preset), ("path", path)) if v}
+    if extra:
+        overrides.setdefault("data", {}).update(extra)
+    return cfg.with_overrides(overrides, "command line")
+
+
+@data_app.command("info")
+@cli_errors
+def info_cmd(
+    name: str = typer.Argument(None, help="Dataset name (default: data.name of the config)."),
+    preset: str = typer.Option(None, help="Synthetic preset: tiny | small | large."),
+    path: str = typer.Option(None, help="Folder of a prepared dataset."),
+    config: Path = ConfigOption, sets: list[str] = SetOption,
+) -> None:
+    """Categories, parts, split sizes and part frequencies of a dataset (generating it if needed)."""
+    import numpy as np
+    from rich.table import Table
+
+    from bench.data.dataset import ShapeStore, open_dataset
+
+    cfg = _data_cfg(name, preset, path, config, sets)
+    info = open_dataset(cfg.data)
+    console.print(f"[bold]{info.name}[/bold]  revision {info.revision}  at {info.root}")
+    console.print("splits: " + ", ".join(f"{s} {len(v)}" for s, v in info.splits.items()))
+    counts = {}
+    if info.has_parts and info.splits.get("train"):
+        store = ShapeStore.load(info, "train", with_parts=True)
+        for i in range(len(store)):
+            present = np.unique(store.surface_labels[store.surf(i)])
+            for p in present:
+                counts[int(p)] = counts.get(int(p), 0) + 1
+        per_cat_n = {c: int((store.category == k).sum()) for k, c in enumerate(c.id for c in info.categories)}
+    table = Table(title="categories")
+    for col in ("category", "train shapes", "parts (share of train shapes that have the part)"):
+        table.add_column(col)
+    for k, cat in enumerate(info.categories):
+        n_train = sum(1 for s in info.splits.get("train", []) if s.split("/")[0] == cat.id)
+        parts = ", ".join(
+            f"{info.part_names[p].split('/')[-1]} {counts.get(p, 0) / max(1, per_cat_n.get(cat.id, 0)):.0%}" if counts else
+            info.part_names[p].split("/")[-1] for p in cat.parts)
+        table.add_row(cat.name, str(n_train), parts or "–")
+    console.print(table)
+
+
+@data_app.command("check")
+@cli_errors
+def check_cmd(path: Path = typer.Argument(..., help="Dataset folder to validate.")) -> None:
+    """Validate every shape of a dataset folder and report all broken ones (not just the first)."""
+    from rich.table import Table
+
+    from bench.data.format import read_dataset_info, read_shape
+    from bench.errors import DataError
+    from bench.progress import progress_bar
+
+    info = read_dataset_info(path)
+    ids = sorted({s for v in info.splits.values() for s in v})
+    broken = []
+    with progress_bar(f"checking {info.name}", len(ids)) as advance:
+        for sid in ids:
+            try:
+                read_shape(Path(info.root) / sid, len(info.part_names), with_parts=info.has_parts)
+            except DataError as exc:
+                broken.append((sid, str(exc)))
+            advance()
+    if not broken:
+        console.print(f"[green]{len(ids)} shapes OK[/green] ({info.name}, revision {info.revision})")
+        return
+    table = Table(title=f"{len(broken)} broken shape(s) of {len(ids)}")
+    table.add_column("shape")
+    table.add_column("problem")
+    for sid, msg in broken:
+        table.add_row(sid, msg)
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@data_app.command("generate")
+@cli_errors
+def generate_cmd(
+    preset: str = typer.Option("small", help="tiny | small | large."),
+    data_dir: str = typer.Option(None, "--data-dir", help="Cache folder (default ~/.cache/implicit-bench)."),
+    seed: int = typer.Option(0, help="Generator seed."),
+) -> None:
+    """Generate the synthetic dataset into the cache (bench run does this on first use)."""
+    from bench.config import DataConfig
+    from bench.data.synthetic import SyntheticDataset
+
+    ds = SyntheticDataset(DataConfig(preset=preset, data_dir=data_dir or ""), seed=seed)
+    root = ds.prepare()
+    console.print(f"synthetic-{preset} ready at {root}")

@@ -1,0 +1,79 @@
+"""`bench run`: train and evaluate a suite of runs, then print its leaderboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from bench.cli._common import ConfigOption, SetOption, cli_errors, console, load
+
+app = typer.Typer()
+
+
+@app.command("run")
+@cli_errors
+def run_cmd(
+    suite: str = typer.Option("default", "--suite", "-s", help="Suite of bench.toml to run."),
+    encoder: str = typer.Option(None, "--encoder", "-e", help="Evaluate this encoder (name or module:attr) in place of the suite's."),
+    dataset: str = typer.Option(None, "--dataset", help="Dataset name (bench datasets)."),
+    preset: str = typer.Option(None, "--preset", help="Synthetic preset: tiny | small | large."),
+    device: str = typer.Option(None, "--device", help="auto | cpu | cuda | mps."),
+    max_steps: int = typer.Option(None, "--max-steps", help="Cap training steps (the run is flagged step-limited)."),
+    seed: int = typer.Option(None, "--seed", help="Seed of python, numpy, torch and the data order."),
+    results_dir: Path = typer.Option(None, "--results-dir", "-r", help="Where results go (default: results/)."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Cache of generated datasets."),
+    amp: bool = typer.Option(None, "--amp/--no-amp", help="bfloat16 autocast on CUDA."),
+    profile: str = typer.Option(None, "--profile", help="Config profile to apply (e.g. paper, cpu)."),
+    eval_mesh: bool = typer.Option(None, "--eval-mesh/--no-eval-mesh", help="Mesh test shapes for Chamfer-L1 etc."),
+    mesh_shapes: int = typer.Option(None, "--mesh-shapes", help="How many test shapes to mesh."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved runs and what would be reused, then exit."),
+    rerun: bool = typer.Option(False, "--rerun", help="Retrain even when a finished result exists."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    config: Path = ConfigOption,
+    sets: list[str] = SetOption,
+) -> None:
+    """Train task heads on frozen or jointly trained encoders and print the suite's leaderboard."""
+    from bench.training.plan import find_cached, resolve_suite
+
+    cfg, overrides = load(config, sets)
+    named = {
+        "model": {"encoder": encoder},
+        "data": {"name": dataset, "preset": preset, "data_dir": str(data_dir) if data_dir else None},
+        "train": {"device": device, "max_steps": max_steps, "seed": seed, "amp": amp},
+        "output": {"results_dir": str(results_dir) if results_dir else None},
+        "eval": {"eval_mesh": eval_mesh, "mesh_shapes": mesh_shapes},
+    }
+    for section, values in named.items():
+        for key, value in values.items():
+            if value is not None:
+                overrides.setdefault(section, {})[key] = value
+    runs = resolve_suite(cfg, suite, overrides, step_limited=max_steps is not None, profile=profile)
+    _print_plan(runs, find_cached)
+    if dry_run:
+        return
+    from bench.training.runner import run_suite
+
+    results = run_suite(runs, rerun=rerun, progress=not quiet, log=lambda m: console.print(m, highlight=False))
+    from bench.cli.leaderboard import render
+
+    render(results, title=f"suite {suite}")
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+def _print_plan(runs, find_cached) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"suite {runs[0].suite}: {len(runs)} runs")
+    for col in ("run", "protocol", "tasks", "encoder", "dataset", "steps", "config", "status"):
+        table.add_column(col)
+    for r in runs:
+        cached = find_cached(Path(r.cfg.output.results_dir), r.name, r.config_hash)
+        status = "reuse" if cached and (cached / "result.json").is_file() else \
+            ("resume" if (r.run_dir / "last.pt").is_file() else "train")
+        enc = r.cfg.model.encoder + (f" (from {r.spec.encoder_from}, frozen)" if r.stage_one else "")
+        data = r.cfg.data.name + (f"/{r.cfg.data.preset}" if r.cfg.data.name == "synthetic" else "")
+        table.add_row(r.name, r.spec.protocol, "+".join(r.spec.tasks), enc, data, str(r.cfg.train.max_steps),
+                      r.config_hash, status)
+    console.print(table)

@@ -1,0 +1,364 @@
+"""Configuration: bench.toml read with tomllib into frozen dataclasses. Nothing in it is executed.
+
+Resolution order for one run: dataclass defaults < bench.toml sections < the suite's profile < the
+run's own overrides < command-line overrides (``--set section.key=value`` and the named options).
+Unknown keys and wrong types are errors that name the key and the file, with a "did you mean".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from bench.errors import ConfigError, did_you_mean
+
+PROTOCOLS = ("single", "joint", "frozen")
+LAYOUTS = ("parallel", "joint")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "synthetic"
+    """Registered dataset name (`bench datasets`)."""
+    preset: str = "small"
+    """Synthetic preset: tiny | small | large."""
+    path: str = ""
+    """Folder of a prepared dataset (real datasets); empty for generated ones."""
+    data_dir: str = ""
+    """Cache of generated datasets; empty = ~/.cache/implicit-bench (or $IMPLICIT_BENCH_CACHE)."""
+    n_input_points: int = 300
+    """Input points sampled from the surface cloud (ONet: 300)."""
+    input_noise: float = 0.005
+    """Std of the Gaussian noise added to input points (ONet: 0.005)."""
+    n_query_points: int = 2048
+    """Query points M sampled per shape and training step."""
+    near_surface_share: float = 0.5
+    """Share of training query points drawn from the near-surface samples (where the dataset has any)."""
+    on_bad_shape: str = "skip"
+    """skip: drop a broken shape and count it in the result; stop: fail with its path."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    encoder: str = "onet_pointnet"
+    """Encoder name (`bench encoders`) or module:attr."""
+    latent_dim: int = 512
+    """Size D of the latent code z (ONet point-cloud encoder: 512)."""
+    decoder: str = "cbn"
+    """Point decoder: cbn (ONet conditional batch norm) | concat."""
+    decoder_hidden: int = 256
+    """Hidden width of the point decoder (ONet: 256)."""
+    decoder_blocks: int = 5
+    """Residual blocks in the point decoder (ONet: 5)."""
+    layout: str = "parallel"
+    """parallel: one decoder per point task; joint: one decoder, channels sliced per task."""
+    classifier_hidden: int = 256
+    """Hidden width of the 2-layer MLP classifier."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-4
+    """Adam learning rate (the paper's 1e-4)."""
+    lr_schedule: str = "constant"
+    """constant | cosine (decay to 5% of lr over max_steps)."""
+    batch_size: int = 64
+    """Shapes per step."""
+    max_steps: int = 300000
+    """Training steps."""
+    eval_every: int = 1000
+    """Validate (and select the best model) every K steps; 0 = only at the end."""
+    checkpoint_every: int = 500
+    """Save a resumable checkpoint every K steps (atomically)."""
+    early_stop: int = 0
+    """Stop after this many validations without improvement; 0 = off."""
+    seed: int = 0
+    """Seed of python, numpy, torch and the data order."""
+    device: str = "auto"
+    """auto | cpu | cuda | mps."""
+    amp: bool = False
+    """bfloat16 autocast on CUDA."""
+    compile: bool = False
+    """torch.compile the decoders (first call is slow; pays off on long runs)."""
+    threads: int = 0
+    """torch intra-op threads on CPU; 0 = torch's default."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    split: str = "test"
+    """Split the final metrics are computed on."""
+    iou_threshold: float = 0.5
+    """Occupancy probability threshold for IoU and meshing (recorded in results)."""
+    n_iou_points: int = 100000
+    """Uniform points per shape for IoU (ONet: 100k)."""
+    max_shapes: int = 0
+    """Evaluate at most this many shapes of the split; 0 = all."""
+    val_shapes: int = 64
+    """Validation shapes used for model selection."""
+    val_points: int = 8192
+    """Uniform points per validation shape."""
+    eval_mesh: bool = True
+    """Extract meshes (MISE) for Chamfer-L1, normal consistency and F-score."""
+    mesh_shapes: int = 8
+    """How many test shapes are meshed (meshing is the slow part); 0 = all."""
+    mise_resolution: int = 32
+    """MISE start resolution (ONet: 32)."""
+    mise_upsampling: int = 2
+    """MISE upsampling steps (2: 32^3 -> 128^3)."""
+    n_surface_samples: int = 100000
+    """Points sampled on each mesh for Chamfer-L1."""
+    fscore_tau: float = 0.01
+    """F-score threshold, as a fraction of the box side."""
+    miou_absent: str = "both"
+    """Part absent from truth and prediction: both -> 1 (PointNet); gt -> part absent from truth scores 1."""
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    results_dir: str = "results"
+    """Where runs write result.json and checkpoints."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a suite."""
+
+    name: str
+    tasks: tuple[str, ...]
+    protocol: str = "single"
+    encoder_from: str = ""
+    """Run whose encoder is frozen and probed (protocol frozen)."""
+    lambdas: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    name: str
+    runs: tuple[RunSpec, ...]
+    description: str = ""
+    profile: str = ""
+    dataset_note: str = ""
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+    "output": OutputConfig,
+}
+TOP_LEVEL = (*SECTIONS, "encoder_kwargs", "profiles", "suites")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    output: OutputConfig = OutputConfig()
+    encoder_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Keyword arguments per encoder name; a plugin gets only its own."""
+    profiles: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    suites: dict[str, SuiteSpec] = field(default_factory=dict)
+    source: str = "<defaults>"
+
+    def section_dicts(self) -> dict[str, dict[str, Any]]:
+        return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+
+    def with_overrides(self, overrides: dict[str, dict[str, Any]], where: str) -> BenchConfig:
+        """A copy with ``{section: {key: value}}`` applied and type-checked."""
+        changes = {}
+        for section, values in overrides.items():
+            if section == "encoder_kwargs":
+                merged = {k: dict(v) for k, v in self.encoder_kwargs.items()}
+                for enc, kw in _expect_table(values, "encoder_kwargs", where).items():
+                    merged.setdefault(enc, {}).update(_expect_table(kw, f"encoder_kwargs.{enc}", where))
+                changes["encoder_kwargs"] = merged
+                continue
+            if section not in SECTIONS:
+                raise ConfigError(
+                    f"{where}: unknown section '{section}'.{did_you_mean(section, SECTIONS)} "
+                    f"Sections: {', '.join(SECTIONS)}."
+                )
+            current = changes.get(section, getattr(self, section))
+            changes[section] = _apply(current, _expect_table(values, section, where), section, where)
+        return replace(self, **changes)
+
+
+def _expect_table(value: Any, path: str, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: '{path}' must be a table, got {type(value).__name__}.")
+    return value
+
+
+def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
+    """(ok, coerced value) for the simple annotation types used in the config dataclasses."""
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        return isinstance(value, bool), value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if tp is str:
+        return isinstance(value, str), value
+    if origin is tuple:
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        return ok, tuple(value) if ok else value
+    if origin is dict or tp is dict:
+        return isinstance(value, dict), value
+    return True, value
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        return "list of strings"
+    if origin is dict:
+        return "table"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _apply(obj: Any, values: dict[str, Any], path: str, where: str) -> Any:
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in fields(obj)]
+    changes = {}
+    for key, value in values.items():
+        if key not in names:
+            suggestion = did_you_mean(key, names)
+            suggestion = suggestion.replace("'", f"'{path}.", 1) if suggestion else ""
+            raise ConfigError(f"{where}: {path}.{key}: unknown key.{suggestion}")
+        ok, coerced = _type_ok(value, hints[key])
+        if not ok:
+            raise ConfigError(
+                f"{where}: {path}.{key}: expected {_type_name(hints[key])}, got "
+                f"{type(value).__name__} ({value!r})."
+            )
+        changes[key] = coerced
+    return replace(obj, **changes)
+
+
+def _parse_run(raw: Any, path: str, where: str) -> RunSpec:
+    table = dict(_expect_table(raw, path, where))
+    overrides = {k: table.pop(k) for k in list(table) if k in SECTIONS or k == "encoder_kwargs"}
+    if "name" not in table or "tasks" not in table:
+        raise ConfigError(f"{where}: {path}: a run needs 'name' and 'tasks'.")
+    if isinstance(table.get("tasks"), str):
+        table["tasks"] = [table["tasks"]]
+    spec = _apply(RunSpec(name="?", tasks=()), table, path, where)
+    spec = replace(spec, overrides=overrides)
+    if spec.protocol not in PROTOCOLS:
+        raise ConfigError(
+            f"{where}: {path}.protocol: '{spec.protocol}' is not one of {', '.join(PROTOCOLS)}."
+            f"{did_you_mean(spec.protocol, PROTOCOLS)}"
+        )
+    if spec.protocol == "frozen" and not spec.encoder_from:
+        raise ConfigError(f"{where}: {path}: protocol 'frozen' needs encoder_from = \"<run name>\".")
+    if spec.protocol != "frozen" and spec.encoder_from:
+        raise ConfigError(f"{where}: {path}: encoder_from is only meaningful with protocol = \"frozen\".")
+    if not spec.tasks:
+        raise ConfigError(f"{where}: {path}.tasks: at least one task is needed.")
+    return spec
+
+
+def _parse_suites(raw: Any, where: str) -> dict[str, SuiteSpec]:
+    suites = {}
+    for name, table in _expect_table(raw, "suites", where).items():
+        table = dict(_expect_table(table, f"suites.{name}", where))
+        runs_raw = table.pop("runs", None)
+        if not isinstance(runs_raw, list) or not runs_raw:
+            raise ConfigError(f"{where}: suites.{name}.runs: a suite needs a non-empty list of runs.")
+        runs = tuple(_parse_run(r, f"suites.{name}.runs[{i}]", where) for i, r in enumerate(runs_raw))
+        seen = set()
+        for run in runs:
+            if run.name in seen:
+                raise ConfigError(f"{where}: suites.{name}: run name '{run.name}' appears twice.")
+            if run.encoder_from and run.encoder_from not in seen:
+                raise ConfigError(
+                    f"{where}: suites.{name}: run '{run.name}' takes its encoder from "
+                    f"'{run.encoder_from}', which must be an earlier run of the same suite."
+                    f"{did_you_mean(run.encoder_from, seen)}"
+                )
+            seen.add(run.name)
+        suite = _apply(SuiteSpec(name=name, runs=runs), table, f"suites.{name}", where)
+        suites[name] = suite
+    return suites
+
+
+def parse_config(raw: dict[str, Any], where: str) -> BenchConfig:
+    """Validate a TOML document (as a dict) into a BenchConfig."""
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise ConfigError(f"{where}: {key}: unknown section.{did_you_mean(key, TOP_LEVEL)}")
+    sections = {k: v for k, v in raw.items() if k in SECTIONS or k == "encoder_kwargs"}
+    cfg = BenchConfig(source=where).with_overrides(sections, where)
+    profiles = _expect_table(raw.get("profiles", {}), "profiles", where)
+    for pname, overrides in profiles.items():
+        BenchConfig().with_overrides(_expect_table(overrides, f"profiles.{pname}", where), where)
+    suites = _parse_suites(raw.get("suites", {}), where)
+    for suite in suites.values():
+        if suite.profile and suite.profile not in profiles:
+            raise ConfigError(
+                f"{where}: suites.{suite.name}.profile: no profile '{suite.profile}'."
+                f"{did_you_mean(suite.profile, profiles)}"
+            )
+        for run in suite.runs:  # fail now, not half-way through a suite
+            cfg.with_overrides(run.overrides, f"{where} (suites.{suite.name}, run '{run.name}')")
+    return replace(cfg, profiles=profiles, suites=suites)
+
+
+def default_config_path() -> Path | None:
+    """bench.toml in the working directory, else the one shipped at the repository root."""
+    for candidate in (Path.cwd() / "bench.toml", Path(__file__).resolve().parent.parent / "bench.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: str | Path | None = None) -> BenchConfig:
+    """Read bench.toml (``path`` or the default one); no file -> built-in defaults, no suites."""
+    if path is None:
+        path = default_config_path()
+        if path is None:
+            return BenchConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist. Pass --config PATH to an existing bench.toml.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_config(raw, str(path))
+
+
+def parse_set_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``["train.lr=1e-3", "encoder_kwargs.dgcnn.k=10"]`` -> nested overrides; values parsed as TOML."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) < 2:
+            raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set train.lr=1e-3")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()  # bare words are strings: --set model.encoder=dgcnn
+        node = out.setdefault(parts[0], {})
+        for part in parts[1:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out

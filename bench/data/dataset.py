@@ -1,0 +1,157 @@
+"""Loading: every shape of a split in flat in-RAM arrays, a torch Dataset over them, and a vectorised
+batch sampler (the trainer's fast path: one fancy-index per array per step, no per-point Python loop)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.config import DataConfig
+from bench.data.format import DatasetInfo, read_dataset_info, read_shape
+from bench.errors import DataError, did_you_mean
+from bench.registry import DATASETS
+
+
+def open_dataset(cfg: DataConfig, seed: int = 0, progress: bool = True) -> DatasetInfo:
+    """Resolve the dataset plugin named in ``cfg``, let it prepare its folder, and read its info."""
+    plugin = DATASETS.load(cfg.name)
+    try:
+        dataset = plugin(cfg, seed=seed)
+    except TypeError:
+        dataset = plugin(cfg)
+    root = dataset.prepare(progress=progress)
+    return read_dataset_info(root)
+
+
+@dataclass
+class ShapeStore:
+    """The shapes of one split, concatenated. S shapes; P_i query and S_i surface points for shape i."""
+
+    info: DatasetInfo
+    split: str
+    ids: list[str]
+    category: np.ndarray  # (S,) int64 index into info.categories
+    points: np.ndarray  # (sum P_i, 3) float16
+    occ: np.ndarray  # (sum P_i,) bool
+    p_off: np.ndarray  # (S,) int64
+    p_count: np.ndarray  # (S,)
+    n_uniform: np.ndarray  # (S,)
+    surface: np.ndarray  # (sum S_i, 3) float16
+    normals: np.ndarray  # (sum S_i, 3) float16
+    s_off: np.ndarray
+    s_count: np.ndarray
+    labels: np.ndarray | None = None  # (sum P_i,) int16, -1 outside
+    surface_labels: np.ndarray | None = None
+    voxels: np.ndarray | None = None  # (S, R, R, R) bool
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def query(self, i: int, uniform_only: bool = False) -> slice:
+        n = int(self.n_uniform[i] if uniform_only else self.p_count[i])
+        return slice(int(self.p_off[i]), int(self.p_off[i]) + n)
+
+    def surf(self, i: int) -> slice:
+        return slice(int(self.s_off[i]), int(self.s_off[i] + self.s_count[i]))
+
+    @classmethod
+    def load(
+        cls, info: DatasetInfo, split: str, with_parts: bool = False, with_voxels: bool = False,
+        on_bad_shape: str = "skip", max_shapes: int = 0, progress: bool = False,
+    ) -> ShapeStore:
+        if split not in info.splits:
+            raise DataError(f"{info.root}: no split '{split}'.{did_you_mean(split, info.splits)}")
+        if with_parts and not info.has_parts:
+            raise DataError(f"{info.root}: dataset {info.name} has no part labels; segmentation needs them.")
+        ids = info.splits[split][: max_shapes or None]
+        cat_index = {c.id: i for i, c in enumerate(info.categories)}
+        loaded, kept, skipped = [], [], []
+        from bench.progress import progress_bar
+
+        with progress_bar(f"loading {info.name}/{split}", len(ids), enabled=progress) as advance:
+            for sid in ids:
+                try:
+                    loaded.append(read_shape(Path(info.root) / sid, len(info.part_names), with_parts, with_voxels))
+                    kept.append(sid)
+                except DataError as exc:
+                    if on_bad_shape == "stop":
+                        raise DataError(f"{exc} (set data.on_bad_shape = \"skip\" to skip broken shapes)") from exc
+                    skipped.append((sid, str(exc)))
+                advance()
+        if not loaded:
+            detail = f" First problem: {skipped[0][1]}" if skipped else ""
+            raise DataError(f"{info.root}: split '{split}' has no loadable shapes.{detail}")
+        p_count = np.array([len(s.points) for s in loaded])
+        s_count = np.array([len(s.surface) for s in loaded])
+        return cls(
+            info=info, split=split, ids=kept,
+            category=np.array([cat_index[sid.split("/")[0]] for sid in kept], dtype=np.int64),
+            points=np.concatenate([s.points for s in loaded]),
+            occ=np.concatenate([s.occ for s in loaded]),
+            p_off=np.concatenate([[0], np.cumsum(p_count)[:-1]]).astype(np.int64), p_count=p_count,
+            n_uniform=np.array([s.n_uniform for s in loaded]),
+            surface=np.concatenate([s.surface for s in loaded]),
+            normals=np.concatenate([s.normals for s in loaded]),
+            s_off=np.concatenate([[0], np.cumsum(s_count)[:-1]]).astype(np.int64), s_count=s_count,
+            labels=np.concatenate([s.labels for s in loaded]) if with_parts else None,
+            surface_labels=np.concatenate([s.surface_labels for s in loaded]) if with_parts else None,
+            voxels=np.stack([s.voxels for s in loaded]) if with_voxels else None,
+            skipped=skipped,
+        )
+
+
+def _draw(rng: np.random.Generator, offset: np.ndarray, count: np.ndarray, k: int) -> np.ndarray:
+    """(B,) offsets and counts -> (B, k) random flat indices into each shape's range (with replacement)."""
+    return offset[:, None] + (rng.random((len(offset), k)) * count[:, None]).astype(np.int64)
+
+
+class ShapeDataset(torch.utils.data.Dataset):
+    """Sample dicts of DESIGN.md from a ShapeStore, with ONet's input corruption.
+
+    ``dataset[i]`` gives one shape (random draws from ``seed`` and i); ``dataset.batch(idx, rng)`` gives a
+    batch in one vectorised pass. Keys: inputs (B, N, 3) | (B, R, R, R), points (B, M, 3), occ (B, M),
+    part (B, M) when the dataset has parts, category (B,).
+    """
+
+    def __init__(self, store: ShapeStore, cfg: DataConfig, modality: str = "pointcloud", seed: int = 0):
+        if modality == "voxels" and store.voxels is None:
+            raise DataError("the voxel encoder needs voxels: load the store with with_voxels=True")
+        if modality not in ("pointcloud", "voxels"):
+            raise DataError(f"modality '{modality}' is not provided by dataset {store.info.name}; "
+                            "it offers pointcloud and voxels.")
+        self.store, self.cfg, self.modality, self.seed = store, cfg, modality, seed
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, int(i)])
+        return {k: v[0] for k, v in self.batch(np.array([i]), rng).items()}
+
+    def batch(self, idx: np.ndarray, rng: np.random.Generator, n_query: int | None = None) -> dict[str, torch.Tensor]:
+        st, cfg = self.store, self.cfg
+        idx = np.asarray(idx, dtype=np.int64)
+        m = cfg.n_query_points if n_query is None else n_query
+        out: dict[str, torch.Tensor] = {"category": torch.from_numpy(st.category[idx])}
+        if self.modality == "pointcloud":
+            flat = _draw(rng, st.s_off[idx], st.s_count[idx], cfg.n_input_points)
+            pts = st.surface[flat].astype(np.float32)
+            if cfg.input_noise > 0:
+                pts += rng.standard_normal(pts.shape, dtype=np.float32) * np.float32(cfg.input_noise)
+            out["inputs"] = torch.from_numpy(pts)
+        else:
+            out["inputs"] = torch.from_numpy(st.voxels[idx].astype(np.float32))
+        n_near_avail = st.p_count[idx] - st.n_uniform[idx]
+        m_near = int(round(m * cfg.near_surface_share)) if (n_near_avail > 0).all() else 0
+        flat = _draw(rng, st.p_off[idx], st.n_uniform[idx], m - m_near)
+        if m_near:
+            flat = np.concatenate([flat, _draw(rng, st.p_off[idx] + st.n_uniform[idx], n_near_avail, m_near)], 1)
+        out["points"] = torch.from_numpy(st.points[flat].astype(np.float32))
+        out["occ"] = torch.from_numpy(st.occ[flat])
+        if st.labels is not None:
+            out["part"] = torch.from_numpy(st.labels[flat].astype(np.int64))
+        return out

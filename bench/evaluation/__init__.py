@@ -1,0 +1,1 @@
+"""Evaluation: metrics (pure functions), mesh extraction, surface metrics, and the evaluator."""

@@ -1,0 +1,1 @@
+"""Training: model assembly, protocols (single / joint / frozen), suites, checkpoints and resume."""

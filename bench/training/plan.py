@@ -1,0 +1,93 @@
+"""Resolving a suite into concrete runs: effective config, config hash, run folder, stage-one links."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bench._io import stable_hash
+from bench.config import BenchConfig, RunSpec, SuiteSpec
+from bench.errors import ConfigError, did_you_mean
+from bench.results import RESULT_FILE
+
+# Options that change how fast a run goes, not what it computes: left out of the config hash.
+NON_SEMANTIC = {"train": ("device", "threads", "compile"), "data": ("data_dir", "on_bad_shape"), "output": ("results_dir",)}
+
+
+@dataclass
+class ResolvedRun:
+    suite: str
+    spec: RunSpec
+    cfg: BenchConfig
+    config_hash: str
+    run_dir: Path
+    stage_one: ResolvedRun | None = None
+    step_limited: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def lambdas(self) -> dict[str, float]:
+        return {t: float(self.spec.lambdas.get(t, 1.0)) for t in self.spec.tasks}
+
+    def semantic_config(self) -> dict[str, Any]:
+        """What the run computes, and nothing else: the input of the config hash."""
+        sections = self.cfg.section_dicts()
+        for section, keys in NON_SEMANTIC.items():
+            for key in keys:
+                sections.get(section, {}).pop(key, None)
+        sections.pop("output", None)
+        return {
+            "tasks": list(self.spec.tasks),
+            "protocol": self.spec.protocol,
+            "lambdas": self.lambdas(),
+            **sections,
+            "encoder_kwargs": self.cfg.encoder_kwargs.get(self.cfg.model.encoder, {}),
+            "stage_one": self.stage_one.config_hash if self.stage_one else None,
+        }
+
+    def full_config(self) -> dict[str, Any]:
+        """Everything resolved (recorded in result.json)."""
+        return {**self.semantic_config(), "run": dataclasses.asdict(self.spec), "suite": self.suite,
+                "all_sections": self.cfg.section_dicts()}
+
+
+def find_cached(results_dir: Path, run_name: str, config_hash: str) -> Path | None:
+    """A finished run with this hash anywhere under results_dir (stage-one encoders are shared across suites)."""
+    for path in sorted(Path(results_dir).glob(f"*/*-{config_hash}/{RESULT_FILE}")):
+        return path.parent
+    return None
+
+
+def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, dict[str, Any]] | None = None,
+                  step_limited: bool = False, profile: str | None = None) -> list[ResolvedRun]:
+    """Runs of a suite with their effective configs: base < suite profile < run overrides < command line."""
+    if suite_name not in cfg.suites:
+        raise ConfigError(f"No suite named '{suite_name}' in {cfg.source}.{did_you_mean(suite_name, cfg.suites)} "
+                          f"Suites: {', '.join(cfg.suites) or 'none'}.")
+    suite: SuiteSpec = cfg.suites[suite_name]
+    profile = profile if profile is not None else suite.profile
+    if profile and profile not in cfg.profiles:
+        raise ConfigError(f"No profile '{profile}' in {cfg.source}.{did_you_mean(profile, cfg.profiles)}")
+    base = cfg.with_overrides(cfg.profiles[profile], f"{cfg.source} (profile {profile})") if profile else cfg
+    cli_overrides = cli_overrides or {}
+    resolved: dict[str, ResolvedRun] = {}
+    for spec in suite.runs:
+        where = f"{cfg.source} (suites.{suite_name}, run '{spec.name}')"
+        run_cfg = base.with_overrides(spec.overrides, where).with_overrides(cli_overrides, "command line")
+        stage_one = None
+        if spec.protocol == "frozen":
+            stage_one = resolved[spec.encoder_from]
+            # The probe uses the stage-one encoder as it was trained: same family, size and kwargs.
+            enc = stage_one.cfg.model
+            run_cfg = replace(run_cfg, model=replace(run_cfg.model, encoder=enc.encoder, latent_dim=enc.latent_dim),
+                              encoder_kwargs={**run_cfg.encoder_kwargs,
+                                              enc.encoder: stage_one.cfg.encoder_kwargs.get(enc.encoder, {})})
+        run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited)
+        run.config_hash = stable_hash(run.semantic_config())
+        run.run_dir = Path(run_cfg.output.results_dir) / suite_name / f"{spec.name}-{run.config_hash}"
+        resolved[spec.name] = run
+    return list(resolved.values())

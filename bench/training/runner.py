@@ -1,0 +1,82 @@
+"""Running a suite: reuse finished runs, train the rest in order, record failures (MTEB-style) and go on."""
+
+from __future__ import annotations
+
+import shutil
+import traceback
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import __version__
+from bench.errors import BenchError
+from bench.results import RESULT_FILE, RunResult, git_info, read_result, write_result
+from bench.training.checkpoint import LAST, MODEL
+from bench.training.plan import ResolvedRun, find_cached
+
+
+def failed_result(run: ResolvedRun, error: str) -> RunResult:
+    cfg = run.cfg
+    return RunResult(
+        suite=run.suite, run_name=run.name, config_hash=run.config_hash, config=run.full_config(), status="failed",
+        protocol=run.spec.protocol, tasks=list(run.spec.tasks), encoder={"name": cfg.model.encoder},
+        dataset={"name": cfg.data.name}, error=error, seed=cfg.train.seed, step_limited=run.step_limited,
+        git=git_info(), bench_version=__version__, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def reuse(run: ResolvedRun) -> RunResult | None:
+    """The finished result with this config hash, copied into this suite's folder if it lives elsewhere."""
+    found = find_cached(Path(run.cfg.output.results_dir), run.name, run.config_hash)
+    if found is None:
+        return None
+    try:
+        result = read_result(found / RESULT_FILE)
+    except BenchError:
+        return None
+    if result.status != "complete":
+        return None
+    if found.resolve() != run.run_dir.resolve():
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        if (found / MODEL).is_file():
+            shutil.copyfile(found / MODEL, run.run_dir / MODEL)
+        result = replace(result, suite=run.suite, run_name=run.name)
+        write_result(result, run.run_dir)
+    return result
+
+
+def run_suite(runs: list[ResolvedRun], rerun: bool = False, progress: bool = True, log=print) -> list[RunResult]:
+    """Train and evaluate each run in order. A failing run is recorded and the suite goes on; runs that
+    probe its encoder fail with a message saying so. An interruption stops the suite (resumable)."""
+    from bench.training.trainer import Interrupted, finish, train_and_evaluate
+
+    results: dict[str, RunResult] = {}
+    for run in runs:
+        if rerun:
+            (run.run_dir / RESULT_FILE).unlink(missing_ok=True)
+            (run.run_dir / LAST).unlink(missing_ok=True)
+        else:
+            cached = reuse(run)
+            if cached is not None:
+                log(f"[{run.name}] reusing finished run {run.run_dir} (config {run.config_hash}); --rerun to retrain")
+                results[run.name] = cached
+                continue
+        if run.stage_one is not None and results[run.stage_one.name].status != "complete":
+            result = failed_result(run, f"its stage-one run '{run.stage_one.name}' did not finish, so there is "
+                                        "no encoder to probe")
+        else:
+            try:
+                result = train_and_evaluate(run, progress=progress, log=log)
+            except Interrupted:
+                raise
+            except BenchError as exc:
+                result = failed_result(run, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a plugin bug must not take the suite down
+                frames = traceback.extract_tb(exc.__traceback__)
+                where = next((f"{f.filename}:{f.lineno}" for f in reversed(frames)), "?")
+                result = failed_result(run, f"{type(exc).__name__}: {exc} (at {where})")
+        finish(run, result) if result.status == "complete" else write_result(result, run.run_dir)
+        if result.status == "failed":
+            log(f"[{run.name}] FAILED: {result.error}")
+        results[run.name] = result
+    return list(results.values())

@@ -1,0 +1,1 @@
+"""Built-in task plugins (reconstruction, classification, segmentation) and the point decoders."""

@@ -1,0 +1,51 @@
+"""Occupancy reconstruction (ONet): one channel, BCE with logits; IoU on uniform points, and surface
+metrics (Chamfer-L1, normal consistency, F-score) on meshes extracted from the decoder."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.contracts import Metric, Task
+from bench.evaluation.metrics import iou
+
+
+class Reconstruction(Task):
+    """Occupancy reconstruction: BCE on query points; IoU, Chamfer-L1, normal consistency, F-score."""
+
+    name: ClassVar[str] = "reconstruction"
+    kind: ClassVar[str] = "point"
+    main_score: ClassVar[str] = "iou"
+    metrics: ClassVar[tuple[Metric, ...]] = (
+        Metric("iou", True, "volumetric IoU on uniform points in the padded box"),
+        Metric("chamfer_l1", False, "0.5 * (accuracy + completeness), Euclidean, 100k points"),
+        Metric("normal_consistency", True, "mean |cos| between normals of nearest points, both ways"),
+        Metric("fscore", True, "F-score at tau (fraction of the box side)"),
+    )
+
+    def out_channels(self) -> int:
+        return 1
+
+    def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits.squeeze(-1), batch["occ"].to(logits.dtype))
+
+    def eval_indices(self, store, i: int) -> np.ndarray:
+        sl = store.query(i, uniform_only=True)  # ONet: IoU on uniform points only
+        idx = np.arange(sl.start, sl.stop)
+        return idx[: self.eval_cfg.n_iou_points]
+
+    def score_shape(self, logits, store, i, indices) -> dict[str, float]:
+        prob = 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
+        return {"iou": iou(prob >= self.eval_cfg.iou_threshold, store.occ[indices])}
+
+    def conventions(self) -> dict[str, Any]:
+        cfg = self.eval_cfg
+        return {"iou_threshold": cfg.iou_threshold, "iou_points": "uniform in the box padded by 0.1",
+                "n_iou_points": cfg.n_iou_points, "fscore_tau": cfg.fscore_tau,
+                "mesh": {"method": "MISE + marching cubes", "start_resolution": cfg.mise_resolution,
+                         "upsampling_steps": cfg.mise_upsampling, "threshold": cfg.iou_threshold,
+                         "surface_samples": cfg.n_surface_samples, "shapes": cfg.mesh_shapes}
+                if cfg.eval_mesh else None}

@@ -21,7 +21,7 @@ err_console = Console(stderr=True)
 def _debug() -> bool:
     """Whether the root `--debug` flag was given (typer >= 0.16 vendors click as typer._click)."""
     try:
-        from typer._click import get_current_context
+        from typer._click.globals import get_current_context
     except ImportError:  # older typer depends on click itself
         from click import get_current_context
     ctx = get_current_context(silent=True)

@@ -1,0 +1,53 @@
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.leaderboard import leaderboard_frame, to_csv, to_markdown
+from bench.results import write_result
+from tests.test_results import make_result
+
+
+def results():
+    return [
+        make_result(run_name="a", metrics={"reconstruction": {"iou": 0.6, "chamfer_l1": 0.02}}),
+        make_result(run_name="b", metrics={"reconstruction": {"iou": 0.8, "chamfer_l1": 0.03}}),
+        make_result(run_name="partial-best", status="partial", metrics={"reconstruction": {"iou": 0.99, "chamfer_l1": 0.001}}),
+        make_result(run_name="limited", step_limited=True, metrics={"reconstruction": {"iou": 0.95, "chamfer_l1": 0.001}}),
+        make_result(run_name="failed", status="failed", metrics={}, error="boom"),
+    ]
+
+
+def test_sort_is_direction_aware_and_unfinished_never_ranked():
+    frame = leaderboard_frame(results(), sort="iou")
+    assert list(frame["run"][:2]) == ["b", "a"]
+    assert list(frame["rank"][:2]) == [1, 2]
+    assert frame["rank"][2:].isna().all()
+    frame = leaderboard_frame(results(), sort="chamfer_l1")
+    assert list(frame["run"][:2]) == ["a", "b"]  # lower is better
+    flags = dict(zip(frame["run"], frame["flags"]))
+    assert flags["partial-best"] == "partial" and flags["limited"] == "step-limited" and flags["failed"] == "failed"
+
+
+def test_different_revisions_ranked_separately():
+    rs = results()[:2] + [make_result(run_name="other-rev", dataset={"name": "synthetic-tiny", "revision": "rev2"},
+                                      metrics={"reconstruction": {"iou": 0.7, "chamfer_l1": 0.02}})]
+    frame = leaderboard_frame(rs, sort="iou")
+    ranks = dict(zip(frame["run"], frame["rank"]))
+    assert ranks == {"b": 1, "other-rev": 1, "a": 2}
+
+
+def test_formats():
+    frame = leaderboard_frame(results(), sort="iou")
+    csv = to_csv(frame).splitlines()
+    assert csv[0].startswith("rank,suite,run") and csv[1].startswith("1,s,b,")
+    md = to_markdown(frame).splitlines()
+    assert md[0].startswith("| rank | suite | run") and "| 1 | s | b |" in md[2]
+
+
+def test_cli_leaderboard(tmp_path):
+    for r in results():
+        write_result(r, tmp_path / r.suite / f"{r.run_name}-x")
+    res = CliRunner().invoke(app, ["leaderboard", "-r", str(tmp_path), "--format", "csv", "--sort", "iou"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[1].startswith("1,s,b,")
+    res = CliRunner().invoke(app, ["leaderboard", "-r", str(tmp_path), "--sort", "ioou"])
+    assert res.exit_code == 1 and "Did you mean 'iou'" in res.output

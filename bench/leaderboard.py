@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench._io import stable_hash
 from bench.errors import BenchError, did_you_mean
 from bench.results import RunResult
 
@@ -38,13 +39,41 @@ def flags(result: RunResult) -> str:
     return ", ".join(marks)
 
 
+def _filtered_out(r: RunResult, suite, dataset, encoder, task) -> bool:
+    return bool((suite and r.suite != suite) or (dataset and r.dataset.get("name") != dataset)
+                or (encoder and r.encoder.get("name") != encoder) or (task and task not in r.tasks))
+
+
+def seed_group(r: RunResult) -> str:
+    """Runs that differ only by seed share this key (their stage-one runs differ by seed too)."""
+    cfg = {k: v for k, v in r.config.items() if k not in ("run", "suite", "all_sections", "stage_one")}
+    cfg["train"] = {k: v for k, v in cfg.get("train", {}).items() if k != "seed"}
+    return stable_hash([r.suite, r.run_name, r.status, r.step_limited, r.dataset.get("revision"), cfg])
+
+
+def _merge_seeds(frame: pd.DataFrame, results: list[RunResult]) -> pd.DataFrame:
+    """One row per seed group: metric means, their standard deviations as ``<metric>_std``, ``seeds`` = n."""
+    if frame.empty or not frame["seed_group"].duplicated().any():
+        return frame
+    metrics = sorted(set(_directions(results)) & set(frame.columns))
+    merged = []
+    for _, group in frame.groupby("seed_group", sort=False):
+        row = group.iloc[0].copy()
+        row["seeds"] = len(group)
+        for m in metrics:
+            values = group[m].dropna()
+            row[m] = values.mean() if len(values) else None
+            row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else None
+        merged.append(row)
+    return pd.DataFrame(merged)
+
+
 def leaderboard_frame(results: list[RunResult], sort: str | None = None, suite: str | None = None,
                       dataset: str | None = None, encoder: str | None = None, task: str | None = None) -> pd.DataFrame:
     """One row per run. ``sort`` is a metric name; ranked rows come first, best first by its direction."""
     rows: list[dict[str, Any]] = []
     for r in results:
-        if (suite and r.suite != suite) or (dataset and r.dataset.get("name") != dataset) or \
-           (encoder and r.encoder.get("name") != encoder) or (task and task not in r.tasks):
+        if _filtered_out(r, suite, dataset, encoder, task):
             continue
         row: dict[str, Any] = {
             "suite": r.suite, "run": r.run_name, "encoder": r.encoder.get("name", "?"), "protocol": r.protocol,
@@ -55,8 +84,10 @@ def leaderboard_frame(results: list[RunResult], sort: str | None = None, suite: 
         for metrics in r.metrics.values():
             for name, value in metrics.items():
                 row[name] = value
+        row["seed_group"] = seed_group(r)
+        row["seeds"] = 1
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    frame = _merge_seeds(pd.DataFrame(rows), [r for r in results if not _filtered_out(r, suite, dataset, encoder, task)])
     if frame.empty:
         return frame
     directions = _directions(results)
@@ -78,9 +109,15 @@ def leaderboard_frame(results: list[RunResult], sort: str | None = None, suite: 
     return frame.reset_index(drop=True)
 
 
-def display_columns(frame: pd.DataFrame) -> list[str]:
+def display_columns(frame: pd.DataFrame, with_std: bool = True) -> list[str]:
     cols = [c for c in ID_COLUMNS if c in frame.columns]
-    cols += [m for m in SHOWN_METRICS if m in frame.columns and frame[m].notna().any()]
+    for m in SHOWN_METRICS:
+        if m in frame.columns and frame[m].notna().any():
+            cols.append(m)
+            if with_std and f"{m}_std" in frame.columns:
+                cols.append(f"{m}_std")
+    if "seeds" in frame.columns and (frame["seeds"] > 1).any():
+        cols.append("seeds")
     cols += [c for c in ("params", "train_s") if c in frame.columns]
     return cols
 
@@ -106,13 +143,27 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 
 def rich_table(frame: pd.DataFrame, title: str = "leaderboard"):
+    """A rich Table; identity columns with one value for every row move to the caption to save width."""
     from rich.table import Table
 
-    table = Table(title=title)
-    cols = display_columns(frame)
+    cols = display_columns(frame, with_std=False)
+    constant = [c for c in ("suite", "encoder", "dataset", "protocol", "tasks") if c in cols and frame[c].nunique() == 1 and len(frame) > 1]
+    if frame["rank"].isna().all():
+        constant.append("rank")
+    if "flags" in frame and (frame["flags"] == "").all():
+        constant.append("flags")
+    cols = [c for c in cols if c not in constant]
+    caption = "  ".join(f"{c}: {frame[c].iloc[0]}" for c in constant if c not in ("rank", "flags"))
+    table = Table(title=title, caption=caption or None)
+    left = ("suite", "run", "encoder", "protocol", "tasks", "dataset", "flags")
     for c in cols:
-        table.add_column(c, justify="right" if c not in ("suite", "run", "encoder", "protocol", "tasks", "dataset", "flags") else "left")
+        table.add_column(c.replace("_class_mean", " (cls)").replace("normal_consistency", "normals"),
+                         justify="left" if c in left else "right")
     for _, row in frame.iterrows():
         style = None if row.get("ranked", True) else "dim"
-        table.add_row(*(_fmt(row[c]) for c in cols), style=style)
+        cells = []
+        for c in cols:
+            std = row.get(f"{c}_std")
+            cells.append(_fmt(row[c]) + (f" ± {std:.4f}" if isinstance(std, float) and not pd.isna(std) else ""))
+        table.add_row(*cells, style=style)
     return table

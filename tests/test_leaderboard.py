@@ -1,3 +1,4 @@
+import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
@@ -51,3 +52,19 @@ def test_cli_leaderboard(tmp_path):
     assert res.output.splitlines()[1].startswith("1,s,b,")
     res = CliRunner().invoke(app, ["leaderboard", "-r", str(tmp_path), "--sort", "ioou"])
     assert res.exit_code == 1 and "Did you mean 'iou'" in res.output
+
+
+def test_seeds_are_merged_into_mean_and_std():
+    from bench.results import RunResult
+
+    def seeded(seed, iou):
+        r = make_result(run_name="a", seed=seed, metrics={"reconstruction": {"iou": iou, "chamfer_l1": 0.01}},
+                        config={"train": {"seed": seed, "lr": 1e-3}, "stage_one": f"h{seed}"})
+        return r
+
+    rs = [seeded(0, 0.6), seeded(1, 0.8), make_result(run_name="b", metrics={"reconstruction": {"iou": 0.65}})]
+    frame = leaderboard_frame(rs, sort="iou").set_index("run")
+    assert frame.loc["a", "seeds"] == 2 and frame.loc["a", "iou"] == pytest.approx(0.7)
+    assert frame.loc["a", "iou_std"] == pytest.approx(0.1414, abs=1e-3)
+    assert frame.loc["a", "rank"] == 1 and frame.loc["b", "rank"] == 2
+    assert "iou_std" in to_csv(leaderboard_frame(rs)).splitlines()[0]

@@ -14,8 +14,9 @@ from rich.console import Console
 
 from bench.errors import BenchError
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (CI logs, `| tee`) gets a wide console so that leaderboards are not cut to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 180)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 180)
 
 
 def _debug() -> bool:

@@ -113,3 +113,33 @@ def generate_cmd(
     ds = SyntheticDataset(DataConfig(preset=preset, data_dir=data_dir or ""), seed=seed)
     root = ds.prepare()
     console.print(f"synthetic-{preset} ready at {root}")
+
+
+@data_app.command("figure")
+@cli_errors
+def figure_cmd(
+    name: str = typer.Argument(None, help="Dataset name (default: data.name of the config)."),
+    out: Path = typer.Option(Path("docs/synthetic.png"), "--out", "-o", help="PNG to write."),
+    preset: str = typer.Option(None, help="Synthetic preset."),
+    split: str = typer.Option("train", help="Split to draw shapes from."),
+    config: Path = ConfigOption, sets: list[str] = SetOption,
+) -> None:
+    """Draw the first shape of each category with its surface points coloured by part (PNG)."""
+    import numpy as np
+
+    from bench.data.dataset import ShapeStore, open_dataset
+    from bench.figures import parts_figure
+
+    cfg = _data_cfg(name, preset, None, config, sets)
+    info = open_dataset(cfg.data)
+    store = ShapeStore.load(info, split, with_parts=info.has_parts)
+    panels = []
+    for k, cat in enumerate(info.categories):
+        rows = [i for i in range(len(store)) if store.category[i] == k]
+        if not rows:
+            continue
+        sl = store.surf(rows[0])
+        labels = store.surface_labels[sl] if store.surface_labels is not None else np.full(sl.stop - sl.start, -1)
+        parts = ", ".join(info.part_names[p].split("/")[-1] for p in cat.parts)
+        panels.append((store.surface[sl], labels, f"{cat.name}: {parts}"))
+    console.print(f"wrote {parts_figure(panels, out)}")

@@ -16,24 +16,49 @@ class Format(str, Enum):
     table = "table"
     csv = "csv"
     markdown = "markdown"
+    html = "html"
 
 
-def render(results, fmt: Format = Format.table, sort: str | None = None, title: str = "leaderboard", **filters) -> None:
-    from bench.leaderboard import leaderboard_frame, rich_table, to_csv, to_markdown
+def render(results, fmt: Format = Format.table, sort: str | None = None, title: str = "leaderboard",
+           out: Path | None = None, **filters) -> None:
+    from bench.leaderboard import display_columns, leaderboard_frame, rich_table, to_csv, to_markdown
 
     frame = leaderboard_frame(results, sort=sort, **filters)
     if frame.empty:
         console.print("no results match (run `bench run` first)")
         return
-    if fmt == Format.csv:
-        print(to_csv(frame), end="")
-    elif fmt == Format.markdown:
-        print(to_markdown(frame))
-    else:
+    if fmt == Format.table:
         console.print(rich_table(frame, title))
         failed = frame[frame["error"].notna()] if "error" in frame else frame.iloc[0:0]
         for _, row in failed.iterrows():
-            console.print(f"[red]{row['suite']}/{row['run']} failed:[/red] {row['error']}", highlight=False)
+            console.print(f"[red]{row['suite']}/{row['run']} failed:[/red] {row['error']}", highlight=False, markup=False)
+        return
+    if fmt == Format.csv:
+        text = to_csv(frame)
+    elif fmt == Format.markdown:
+        text = to_markdown(frame) + "\n"
+    else:
+        from bench.html import page, table_html
+
+        images = sorted(p for r in results for p in _run_dir_pngs(r))
+        text = page(title, [("runs", table_html(frame[display_columns(frame)]))], images=images)
+    _emit(text, out)
+
+
+def _run_dir_pngs(result) -> list[Path]:
+    folder = Path(result.config.get("all_sections", {}).get("output", {}).get("results_dir", "results"))
+    run_dir = folder / result.suite / f"{result.run_name}-{result.config_hash}"
+    return sorted(run_dir.glob("*.png")) if run_dir.is_dir() else []
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        print(text, end="")
+        return
+    from bench._io import atomic_write_text
+
+    atomic_write_text(out, text)
+    console.print(f"wrote {out}")
 
 
 @app.command("leaderboard")
@@ -46,8 +71,159 @@ def leaderboard_cmd(
     dataset: str = typer.Option(None, "--dataset", help="Only this dataset name."),
     encoder: str = typer.Option(None, "--encoder", help="Only this encoder."),
     task: str = typer.Option(None, "--task", help="Only runs that trained this task."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write csv/markdown/html to this file."),
 ) -> None:
     """Print every run's metrics from the result files; unfinished runs are marked and never ranked."""
     from bench.results import scan_results
 
-    render(scan_results(results_dir), fmt, sort, suite=suite, dataset=dataset, encoder=encoder, task=task)
+    render(scan_results(results_dir), fmt, sort, out=out, suite=suite, dataset=dataset, encoder=encoder, task=task)
+
+
+def _resolve_run(arg: str, results_dir: Path):
+    """A result folder, a result.json, or suite/run under results_dir."""
+    from bench.errors import ResultError
+    from bench.results import RESULT_FILE, read_result, scan_results
+
+    path = Path(arg)
+    if path.is_file():
+        return [read_result(path)]
+    if (path / RESULT_FILE).is_file():
+        return [read_result(path / RESULT_FILE)]
+    every = scan_results(results_dir)
+    suite, _, run = arg.partition("/")
+    found = [r for r in every if r.suite == suite and (not run or r.run_name == run)]
+    if not found:
+        names = sorted({f"{r.suite}/{r.run_name}" for r in every} | {r.suite for r in every})
+        from bench.errors import did_you_mean
+
+        raise ResultError(f"no run or suite '{arg}' under {results_dir}.{did_you_mean(arg, names)}")
+    return found
+
+
+@app.command("compare")
+@cli_errors
+def compare_cmd(
+    items: list[str] = typer.Argument(..., help="Runs (suite/run, a run folder) or whole suites; the first is the reference."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", "-r"),
+    per_category: bool = typer.Option(False, "--per-category", help="Per-category main scores (the paper's Table 7 layout)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f"),
+    out: Path = typer.Option(None, "--out", "-o"),
+) -> None:
+    """Metrics side by side with deltas and, per metric, which run is better (direction-aware)."""
+    import pandas as pd
+
+    from bench.leaderboard import _directions
+    from bench.report import compare_frame
+
+    groups = [_resolve_run(a, results_dir) for a in items]
+    if all(len(g) == 1 for g in groups):
+        pairs = {"runs": [g[0] for g in groups]}
+    else:  # whole suites: pair runs by name
+        names = [r.run_name for r in groups[0]]
+        pairs = {n: [next((r for r in g if r.run_name == n), None) for g in groups] for n in names}
+        pairs = {n: rs for n, rs in pairs.items() if all(rs)}
+    for label, runs in pairs.items():
+        directions = _directions(runs)
+        frame = compare_frame(runs, directions)
+        if per_category:
+            rows = []
+            for r in runs:
+                for task, cats in r.per_category.items():
+                    main = r.metric_info.get(task, {}).get("main")
+                    rows.append({"run": f"{r.suite}/{r.run_name}", "task": task, "metric": main,
+                                 **{c: v.get(main) for c, v in cats.items()}})
+            frame = pd.DataFrame(rows)
+        _print_frame(frame, f"compare: {label}", fmt, out)
+
+
+def _print_frame(frame, title: str, fmt: Format, out: Path | None) -> None:
+    from bench.leaderboard import _fmt
+
+    if fmt == Format.table:
+        from rich.table import Table
+
+        table = Table(title=title)
+        for c in frame.columns:
+            table.add_column(str(c), justify="left" if c in ("task", "metric", "better", "direction", "run", "row") else "right")
+        for _, row in frame.iterrows():
+            table.add_row(*(_fmt(v) for v in row))
+        console.print(table)
+    elif fmt == Format.csv:
+        _emit(frame.to_csv(index=False), out)
+    elif fmt == Format.markdown:
+        lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+        lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for _, row in frame.iterrows()]
+        _emit("\n".join(lines) + "\n", out)
+    else:
+        from bench.html import page, table_html
+
+        _emit(page(title, [(title, table_html(frame))]), out)
+
+
+@app.command("report")
+@cli_errors
+def report_cmd(
+    suite: str = typer.Option("default", "--suite", "-s"),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", "-r"),
+    paper: bool = typer.Option(False, "--paper", help="Print the paper's table beside ours."),
+    table: str = typer.Option(None, "--table", help="Paper table to compare with (default: the suite's name)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f"),
+    out: Path = typer.Option(None, "--out", "-o"),
+) -> None:
+    """A suite's leaderboard, the paper's claims checked on it, and (--paper) the paper's table beside it."""
+    from bench.report import dataset_warning, findings, paper_comparison
+    from bench.results import scan_results
+
+    results = [r for r in scan_results(results_dir) if r.suite == suite]
+    if not results:
+        from bench.errors import ResultError
+
+        raise ResultError(f"no results of suite '{suite}' under {results_dir}; run `bench run --suite {suite}` first.")
+    found = findings(results, suite)
+    if fmt == Format.html:
+        from bench.html import page, table_html
+        from bench.leaderboard import display_columns, leaderboard_frame
+
+        frame = leaderboard_frame(results)
+        sections = [("leaderboard", table_html(frame[display_columns(frame)]))]
+        notes = [f.line() for f in found]
+        if paper:
+            comp, paper_ds = paper_comparison(results, table or suite)
+            sections.append(("paper", table_html(comp)))
+            notes.insert(0, dataset_warning(results, paper_ds))
+        images = sorted(p for r in results for p in _run_dir_pngs(r))
+        _emit(page(f"suite {suite}", sections, images=images, notes=notes), out)
+        return
+    render(results, fmt, title=f"suite {suite}", out=out if fmt != Format.table else None)
+    if paper:
+        comp, paper_ds = paper_comparison(results, table or suite)
+        console.print(f"[yellow]{dataset_warning(results, paper_ds)}[/yellow]", highlight=False)
+        _print_frame(comp, f"paper {table or suite}: {paper_ds}", fmt if fmt != Format.html else Format.table, None)
+    for f in found:
+        console.print(f.line(), highlight=False)
+
+
+@app.command("export")
+@cli_errors
+def export_cmd(
+    run: str = typer.Argument(..., help="Run folder, or suite/run under --results-dir."),
+    results_dir: Path = typer.Option(Path("results"), "--results-dir", "-r"),
+    shapes: int = typer.Option(4, "--shapes", "-n", help="How many test shapes to export."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder (default: <run folder>/export)."),
+    figure: bool = typer.Option(True, "--figure/--no-figure", help="Also draw PNGs (needs matplotlib)."),
+) -> None:
+    """Predicted meshes as PLY, coloured by predicted parts when the run has a segmentation head, next to
+    the ground-truth-coloured mesh, and a PNG per shape."""
+    from bench.export import export_shapes
+    from bench.training.restore import restore_run
+
+    (result,) = _resolve_run(run, results_dir)[:1]
+    run_dir = Path(run) if (Path(run) / "result.json").is_file() else results_dir / result.suite / f"{result.run_name}-{result.config_hash}"
+    restored = restore_run(run_dir)
+    if "reconstruction" not in restored.tasks:
+        from bench.errors import ResultError
+
+        raise ResultError(f"{run_dir}: the run has no reconstruction head, so there is no mesh to export.")
+    written = export_shapes(restored, out or run_dir / "export", shapes, figure=figure)
+    for p in written:
+        console.print(str(p), highlight=False)

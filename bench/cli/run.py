@@ -21,6 +21,7 @@ def run_cmd(
     device: str = typer.Option(None, "--device", help="auto | cpu | cuda | mps."),
     max_steps: int = typer.Option(None, "--max-steps", help="Cap training steps (the run is flagged step-limited)."),
     seed: int = typer.Option(None, "--seed", help="Seed of python, numpy, torch and the data order."),
+    seeds: int = typer.Option(1, "--seeds", help="Repeat the suite with this many seeds (seed, seed+1, ...); the leaderboard shows mean ± std."),
     results_dir: Path = typer.Option(None, "--results-dir", "-r", help="Where results go (default: results/)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Cache of generated datasets."),
     amp: bool = typer.Option(None, "--amp/--no-amp", help="bfloat16 autocast on CUDA."),
@@ -48,7 +49,7 @@ def run_cmd(
         for key, value in values.items():
             if value is not None:
                 overrides.setdefault(section, {})[key] = value
-    runs = resolve_suite(cfg, suite, overrides, step_limited=max_steps is not None, profile=profile)
+    runs = resolve_suite(cfg, suite, overrides, step_limited=max_steps is not None, profile=profile, seeds=seeds)
     _print_plan(runs, find_cached)
     if dry_run:
         return
@@ -66,7 +67,7 @@ def _print_plan(runs, find_cached) -> None:
     from rich.table import Table
 
     table = Table(title=f"suite {runs[0].suite}: {len(runs)} runs")
-    for col in ("run", "protocol", "tasks", "encoder", "dataset", "steps", "config", "status"):
+    for col in ("run", "protocol", "tasks", "encoder", "dataset", "steps", "seed", "config", "status"):
         table.add_column(col)
     for r in runs:
         cached = find_cached(Path(r.cfg.output.results_dir), r.name, r.config_hash)
@@ -75,5 +76,5 @@ def _print_plan(runs, find_cached) -> None:
         enc = r.cfg.model.encoder + (f" (from {r.spec.encoder_from}, frozen)" if r.stage_one else "")
         data = r.cfg.data.name + (f"/{r.cfg.data.preset}" if r.cfg.data.name == "synthetic" else "")
         table.add_row(r.name, r.spec.protocol, "+".join(r.spec.tasks), enc, data, str(r.cfg.train.max_steps),
-                      r.config_hash, status)
+                      str(r.cfg.train.seed), r.config_hash, status)
     console.print(table)

@@ -63,31 +63,42 @@ def find_cached(results_dir: Path, run_name: str, config_hash: str) -> Path | No
 
 
 def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, dict[str, Any]] | None = None,
-                  step_limited: bool = False, profile: str | None = None) -> list[ResolvedRun]:
-    """Runs of a suite with their effective configs: base < suite profile < run overrides < command line."""
+                  step_limited: bool = False, profile: str | None = None, seeds: int = 1) -> list[ResolvedRun]:
+    """Runs of a suite with their effective configs: base < suite profile < run overrides < command line.
+
+    ``seeds`` > 1 repeats the whole suite with train.seed, seed + 1, ...; a probe of seed k probes the
+    stage-one encoder of seed k.
+    """
     if suite_name not in cfg.suites:
         raise ConfigError(f"No suite named '{suite_name}' in {cfg.source}.{did_you_mean(suite_name, cfg.suites)} "
                           f"Suites: {', '.join(cfg.suites) or 'none'}.")
+    if seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: need at least one seed.")
     suite: SuiteSpec = cfg.suites[suite_name]
     profile = profile if profile is not None else suite.profile
     if profile and profile not in cfg.profiles:
         raise ConfigError(f"No profile '{profile}' in {cfg.source}.{did_you_mean(profile, cfg.profiles)}")
     base = cfg.with_overrides(cfg.profiles[profile], f"{cfg.source} (profile {profile})") if profile else cfg
     cli_overrides = cli_overrides or {}
-    resolved: dict[str, ResolvedRun] = {}
-    for spec in suite.runs:
-        where = f"{cfg.source} (suites.{suite_name}, run '{spec.name}')"
-        run_cfg = base.with_overrides(spec.overrides, where).with_overrides(cli_overrides, "command line")
-        stage_one = None
-        if spec.protocol == "frozen":
-            stage_one = resolved[spec.encoder_from]
-            # The probe uses the stage-one encoder as it was trained: same family, size and kwargs.
-            enc = stage_one.cfg.model
-            run_cfg = replace(run_cfg, model=replace(run_cfg.model, encoder=enc.encoder, latent_dim=enc.latent_dim),
-                              encoder_kwargs={**run_cfg.encoder_kwargs,
-                                              enc.encoder: stage_one.cfg.encoder_kwargs.get(enc.encoder, {})})
-        run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited)
-        run.config_hash = stable_hash(run.semantic_config())
-        run.run_dir = Path(run_cfg.output.results_dir) / suite_name / f"{spec.name}-{run.config_hash}"
-        resolved[spec.name] = run
-    return list(resolved.values())
+    out: list[ResolvedRun] = []
+    for k in range(seeds):
+        resolved: dict[str, ResolvedRun] = {}
+        for spec in suite.runs:
+            where = f"{cfg.source} (suites.{suite_name}, run '{spec.name}')"
+            run_cfg = base.with_overrides(spec.overrides, where).with_overrides(cli_overrides, "command line")
+            if k:
+                run_cfg = replace(run_cfg, train=replace(run_cfg.train, seed=run_cfg.train.seed + k))
+            stage_one = None
+            if spec.protocol == "frozen":
+                stage_one = resolved[spec.encoder_from]
+                # The probe uses the stage-one encoder as it was trained: same family, size and kwargs.
+                enc = stage_one.cfg.model
+                run_cfg = replace(run_cfg, model=replace(run_cfg.model, encoder=enc.encoder, latent_dim=enc.latent_dim),
+                                  encoder_kwargs={**run_cfg.encoder_kwargs,
+                                                  enc.encoder: stage_one.cfg.encoder_kwargs.get(enc.encoder, {})})
+            run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited)
+            run.config_hash = stable_hash(run.semantic_config())
+            run.run_dir = Path(run_cfg.output.results_dir) / suite_name / f"{spec.name}-{run.config_hash}"
+            resolved[spec.name] = run
+        out += resolved.values()
+    return out

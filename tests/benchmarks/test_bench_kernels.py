@@ -1,0 +1,113 @@
+"""Benchmarks (``make bench``; skipped by ``make test``). Each pairs our path with a baseline measured in
+the same run, so the figure to read is the ratio, not the absolute time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from bench.evaluation.mesh import extract_dense, extract_mise
+from bench.evaluation.surface import chamfer_l1
+
+pytestmark = pytest.mark.benchmark(min_rounds=3, warmup=False)
+
+
+def _sphere(n, r, seed):
+    v = np.random.default_rng(seed).normal(size=(n, 3)).astype(np.float32)
+    return r * v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_chamfer_l1_100k(benchmark):
+    a, b = _sphere(100_000, 0.4, 0), _sphere(100_000, 0.41, 1)
+    value = benchmark(chamfer_l1, a, b)
+    assert value == pytest.approx(0.01, abs=2e-3)
+
+
+def _decoder_query(hidden=256, blocks=5, latent=256):
+    from tasks.decoders import CBNDecoder
+
+    torch.manual_seed(0)
+    dec = CBNDecoder(latent, 1, hidden, blocks).eval()
+    z = torch.randn(1, latent)
+    # a sphere-ish field so MISE has a surface to refine: network logits + an analytic offset
+    calls = {"points": 0}
+
+    @torch.no_grad()
+    def query(p: np.ndarray) -> np.ndarray:
+        calls["points"] += len(p)
+        out = []
+        for s in range(0, len(p), 16384):
+            chunk = torch.from_numpy(p[s:s + 16384])
+            out.append(dec(chunk.unsqueeze(0), z)[0, :, 0].numpy() * 1e-3 + (0.35 - chunk.norm(dim=1).numpy()) * 50)
+        return np.concatenate(out)
+
+    return query, calls
+
+
+def test_mise_vs_dense_128(benchmark):
+    """MISE 32^3 -> 128^3 against the dense 128^3 grid, same CBN decoder (paper size); ratio in extra_info."""
+    query, calls = _decoder_query()
+    t = time.perf_counter()
+    dense = extract_dense(query, 128)
+    dense_s = time.perf_counter() - t
+    calls["points"] = 0
+    mise = benchmark(extract_mise, query, 32, 2)
+    benchmark.extra_info.update(dense_s=dense_s, dense_queries=dense.n_queries, mise_queries=mise.n_queries,
+                                query_ratio=mise.n_queries / dense.n_queries,
+                                speedup=dense_s / benchmark.stats.stats.mean)
+    print(f"\nMISE {mise.n_queries} queries vs dense {dense.n_queries} ({mise.n_queries / dense.n_queries:.1%}); "
+          f"dense {dense_s:.2f} s vs MISE {benchmark.stats.stats.mean:.2f} s ({dense_s / benchmark.stats.stats.mean:.1f}x)")
+
+
+def _matmul_flops() -> float:
+    a, b = torch.randn(131072, 256), torch.randn(256, 256)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(5):
+        a @ b
+    return 5 * 2 * 131072 * 256 * 256 / (time.perf_counter() - t)
+
+
+@pytest.mark.parametrize("size", ["cpu", "paper"])
+def test_decoder_train_step(benchmark, size):
+    """CBN decoder train step (16 shapes x 2048 points, fwd + BCE + bwd + Adam) vs matmul FLOP/s."""
+    from tasks.decoders import CBNDecoder
+
+    hidden, blocks, latent = (64, 3, 128) if size == "cpu" else (256, 5, 256)
+    dec = CBNDecoder(latent, 1, hidden, blocks)
+    opt = torch.optim.Adam(dec.parameters(), 1e-4)
+    p, z = torch.rand(16, 2048, 3) - 0.5, torch.randn(16, latent)
+    occ = (p.norm(dim=2) < 0.3).float()
+
+    def step():
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(dec(p, z)[..., 0], occ)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step()
+    benchmark(step)
+    flop_per_point = 2 * (3 * hidden + blocks * 2 * hidden * hidden + hidden)  # the point-wise matmuls, forward
+    achieved = 3 * flop_per_point * 16 * 2048 / benchmark.stats.stats.mean  # fwd + 2x for bwd
+    peak = _matmul_flops()
+    benchmark.extra_info.update(achieved_gflops=achieved / 1e9, matmul_gflops=peak / 1e9, share=achieved / peak)
+    print(f"\n{size}: {1 / benchmark.stats.stats.mean:.2f} steps/s, {achieved / 1e9:.1f} GFLOP/s = "
+          f"{achieved / peak:.0%} of matmul {peak / 1e9:.0f} GFLOP/s")
+
+
+def test_help_startup(benchmark):
+    """`bench --help` in a fresh interpreter vs a bare `python -c pass` (the floor)."""
+    def bare():
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+    t = time.perf_counter()
+    bare()
+    floor = time.perf_counter() - t
+    benchmark(lambda: subprocess.run([sys.executable, "-m", "bench.cli", "--help"], check=True, capture_output=True))
+    benchmark.extra_info.update(python_floor_s=floor)
+    print(f"\nbench --help {benchmark.stats.stats.mean:.3f} s (python alone {floor:.3f} s)")

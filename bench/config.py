@@ -32,7 +32,9 @@ class DataConfig:
     preset: str = "small"
     """Synthetic preset: tiny | small | large."""
     path: str = ""
-    """Folder of a prepared dataset (real datasets); empty for generated ones."""
+    """Folder of the dataset (prepared, or the raw source of modelnet40 / shapenetpart / meshes)."""
+    mesh_path: str = ""
+    """ShapeNetCore meshes for shapenetpart (occupancy comes from them)."""
     data_dir: str = ""
     """Cache of generated datasets; empty = ~/.cache/implicit-bench (or $IMPLICIT_BENCH_CACHE)."""
     n_input_points: int = 300

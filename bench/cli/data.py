@@ -143,3 +143,41 @@ def figure_cmd(
         parts = ", ".join(info.part_names[p].split("/")[-1] for p in cat.parts)
         panels.append((store.surface[sl], labels, f"{cat.name}: {parts}"))
     console.print(f"wrote {parts_figure(panels, out)}")
+
+
+@app.command("prepare")
+@cli_errors
+def prepare_cmd(
+    name: str = typer.Argument(..., help="modelnet40 | shapenetpart | meshes"),
+    path: Path = typer.Option(..., "--path", help="Raw source folder."),
+    mesh_path: Path = typer.Option(None, "--mesh-path", help="ShapeNetCore meshes (shapenetpart only)."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: the cache, where bench run finds it)."),
+    shard: str = typer.Option(None, "--shard", help="i/n: prepare every n-th shape starting at i (cluster job arrays)."),
+    workers: int = typer.Option(0, "--workers", help="Processes (default: all cores)."),
+    points: int = typer.Option(100_000, "--points", help="Query points per shape."),
+    surface: int = typer.Option(100_000, "--surface", help="Surface points per shape."),
+) -> None:
+    """Turn raw meshes into the dataset format: normalise, winding-number occupancy, samples, Voronoi parts."""
+    from dataclasses import replace
+
+    from bench.config import DataConfig
+    from bench.data.prepare import finalise, parse_shard, prepare_items
+    from bench.errors import ConfigError
+    from bench.registry import DATASETS
+
+    if name not in ("modelnet40", "shapenetpart", "meshes"):
+        raise ConfigError(f"bench prepare {name}: choose modelnet40, shapenetpart or meshes.")
+    adapter = DATASETS.load(name)(DataConfig(name=name, path=str(path), mesh_path=str(mesh_path or "")))
+    adapter.params = replace(adapter.params, n_points=points, n_surface=surface)
+    root = out or adapter.root
+    items, categories, part_names = adapter.listing()
+    report = prepare_items(items, root, adapter.params, workers=workers, shard=parse_shard(shard))
+    console.print(f"{report.done} prepared, {report.skipped_existing} already done, {len(report.failed)} failed "
+                  f"({report.method or 'nothing labelled'}) -> {root}")
+    for sid, err in report.failed[:20]:
+        console.print(f"[yellow]skipped[/yellow] {sid}: {err}", highlight=False, markup=True)
+    info = finalise(items, root, name, categories, part_names, adapter.params, str(path))
+    if info is None:
+        console.print("dataset.json not written yet: other shards are unfinished.")
+    else:
+        console.print(f"dataset.json written: {sum(len(v) for v in info.splits.values())} shapes, revision {info.revision}")

@@ -30,3 +30,18 @@ def winding_numbers(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray,
 def inside_mesh(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(P,) bool: winding number >= 0.5."""
     return winding_numbers(vertices, faces, points) >= 0.5
+
+
+def fast_winding_numbers(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, str]:
+    """Winding numbers by libigl's fast (Barill et al. 2018) approximation when installed, else exact.
+
+    Returns (winding numbers (P,), the method used) so that callers can record it.
+    """
+    try:
+        import igl
+    except ImportError:
+        return winding_numbers(vertices, faces, points), "exact winding number (numpy)"
+    w = igl.fast_winding_number(np.ascontiguousarray(vertices, dtype=np.float64),
+                                np.ascontiguousarray(faces, dtype=np.int64),
+                                np.ascontiguousarray(points, dtype=np.float64))
+    return np.asarray(w), "libigl fast winding number"

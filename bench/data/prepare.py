@@ -1,0 +1,189 @@
+"""`bench prepare`: meshes -> the dataset format. Normalise to the unit cube, label inside/outside by
+winding numbers (robust on the non-watertight meshes of real datasets), sample uniform + near-surface
+query points and surface points with normals, and label parts by the Voronoi rule when labelled points
+are given. Parallel over shapes, resumable (finished shapes are skipped), shardable (``--shard i/n``);
+a failing mesh is logged to ``failures.jsonl`` and skipped, never stopping the batch."""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from bench._io import atomic_write_text, stable_hash
+from bench.data.format import Category, DatasetInfo, write_shape
+from bench.data.meshio import load_mesh, normalise_to_unit_cube
+from bench.errors import DataError
+from bench.geometry.occupancy import fast_winding_numbers
+from bench.geometry.voronoi import voronoi_labels
+
+PREPARE_VERSION = 1
+FAILURES = "failures.jsonl"
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    n_points: int = 100_000
+    n_surface: int = 100_000
+    near_share: float = 0.5
+    near_sigmas: tuple[float, ...] = (0.01, 0.04)
+    voxel_resolution: int = 32
+    seed: int = 0
+
+
+@dataclass
+class MeshItem:
+    """One shape to prepare: its id (<category>/<name>), split, mesh file, and optional labelled points."""
+
+    shape_id: str
+    split: str
+    mesh: str
+    labelled_points: str = ""  # .txt (x y z [nx ny nz] label) or .pts with a sibling .seg
+    label_offset: int = 0  # added to the file's labels to make them global part indices
+
+
+@dataclass
+class PrepareReport:
+    done: int = 0
+    skipped_existing: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    method: str = ""
+
+
+def read_labelled_points(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """ShapeNetPart's labels: ``.txt`` rows 'x y z nx ny nz label' (or 'x y z label'), or ``.pts`` + ``.seg``."""
+    path = Path(path)
+    try:
+        if path.suffix == ".pts":
+            pts = np.loadtxt(path, dtype=np.float64, ndmin=2)
+            labels = np.loadtxt(path.with_suffix(".seg"), dtype=np.int64, ndmin=1)
+        else:
+            rows = np.loadtxt(path, dtype=np.float64, ndmin=2)
+            pts, labels = rows[:, :3], rows[:, -1].astype(np.int64)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: unreadable labelled points ({exc}).") from exc
+    if len(pts) != len(labels) or len(pts) == 0:
+        raise DataError(f"{path}: {len(pts)} points but {len(labels)} labels.")
+    return pts[:, :3], labels
+
+
+def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> str:
+    """Prepare one shape into ``root/item.shape_id``; returns the inside/outside method used."""
+    import trimesh
+
+    mesh = load_mesh(Path(item.mesh))
+    verts, _, _ = normalise_to_unit_cube(np.asarray(mesh.vertices, dtype=np.float64))
+    mesh = trimesh.Trimesh(verts, mesh.faces, process=False)
+    rng = np.random.default_rng([params.seed, int(stable_hash(item.shape_id, 8), 16)])
+    surface, face_idx = trimesh.sample.sample_surface(mesh, params.n_surface, seed=rng)
+    normals = mesh.face_normals[face_idx]
+    n_uniform = int(round(params.n_points * (1 - params.near_share)))
+    n_near = params.n_points - n_uniform
+    bound = 0.55
+    sigma = np.resize(np.array(params.near_sigmas), n_near)[:, None]
+    near = surface[rng.integers(0, len(surface), n_near)] + rng.standard_normal((n_near, 3)) * sigma
+    points = np.concatenate([rng.uniform(-bound, bound, (n_uniform, 3)), np.clip(near, -bound, bound)])
+    points = points.astype(np.float16)  # occupancy is computed at the stored coordinates
+    r = params.voxel_resolution
+    centres = (np.arange(r) + 0.5) / r - 0.5
+    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), -1).reshape(-1, 3)
+    w, method = fast_winding_numbers(mesh.vertices, mesh.faces, np.concatenate([points.astype(np.float64), grid]))
+    occ, voxels = w[: len(points)] >= 0.5, (w[len(points):] >= 0.5).reshape(r, r, r)
+    labels = surface_labels = None
+    if item.labelled_points:
+        lp, ll = read_labelled_points(Path(item.labelled_points))
+        # Labelled points and mesh come from different pipelines: both are bbox-normalised, which aligns
+        # ShapeNetPart with ShapeNetCore up to the annotation's own sampling.
+        lp, _, _ = normalise_to_unit_cube(lp)
+        ll = ll + item.label_offset
+        surface_labels = voronoi_labels(surface, lp, ll)
+        labels = voronoi_labels(points.astype(np.float32), surface.astype(np.float32), surface_labels, inside=occ)
+    write_shape(root / item.shape_id, points, occ, surface.astype(np.float32), normals.astype(np.float32),
+                n_uniform=n_uniform, labels=labels, surface_labels=surface_labels, voxels=voxels)
+    return method
+
+
+def _prepare_one(args) -> tuple[str, str | None, str]:
+    item, root, params = args
+    try:
+        return item.shape_id, None, prepare_shape(item, Path(root), params)
+    except Exception as exc:  # noqa: BLE001 - logged with the shape id; the batch goes on
+        return item.shape_id, f"{type(exc).__name__}: {exc}", ""
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """'i/n' -> (i, n), 0 <= i < n."""
+    if not text:
+        return 0, 1
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError as exc:
+        raise DataError(f"--shard {text!r}: expected i/n, e.g. 0/4") from exc
+    if not 0 <= i < n:
+        raise DataError(f"--shard {text}: need 0 <= i < n")
+    return i, n
+
+
+def prepare_items(items: list[MeshItem], root: Path, params: PrepareParams, workers: int = 0,
+                  shard: tuple[int, int] = (0, 1), progress: bool = True) -> PrepareReport:
+    """Prepare this shard's shapes that are not finished yet; failures go to root/failures.jsonl."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    mine = [it for k, it in enumerate(items) if k % shard[1] == shard[0]]
+    todo = [it for it in mine if not (root / it.shape_id / "points.npz").is_file()]
+    report = PrepareReport(skipped_existing=len(mine) - len(todo))
+    workers = workers or min(len(todo), os.cpu_count() or 1) or 1
+    from bench.progress import progress_bar
+
+    args = [(it, str(root), params) for it in todo]
+    with progress_bar(f"preparing {root.name}", len(todo), enabled=progress) as advance:
+        if workers == 1:
+            results = map(_prepare_one, args)
+            _collect(results, report, advance)
+        else:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                _collect(pool.map(_prepare_one, args, chunksize=1), report, advance)
+    if report.failed:
+        lines = "".join(json.dumps({"shape": s, "error": e}) + "\n" for s, e in report.failed)
+        with open(root / FAILURES, "a", encoding="utf-8") as fh:
+            fh.write(lines)
+    return report
+
+
+def _collect(results, report: PrepareReport, advance) -> None:
+    for sid, err, method in results:
+        if err:
+            report.failed.append((sid, err))
+        else:
+            report.done += 1
+            report.method = method
+        advance()
+
+
+def finalise(items: list[MeshItem], root: Path, name: str, categories: list[Category], part_names: list[str],
+             params: PrepareParams, source: str) -> DatasetInfo | None:
+    """Write dataset.json once every shape is either prepared or recorded as failed (all shards done)."""
+    root = Path(root)
+    failed = set()
+    if (root / FAILURES).is_file():
+        failed = {json.loads(line)["shape"] for line in (root / FAILURES).read_text().splitlines() if line.strip()}
+    ready = [it for it in items if (root / it.shape_id / "points.npz").is_file()]
+    if len(ready) + len(failed - {it.shape_id for it in ready}) < len(items):
+        return None  # other shards are still working
+    splits: dict[str, list[str]] = {}
+    for it in ready:
+        splits.setdefault(it.split, []).append(it.shape_id)
+    info = DatasetInfo(name=name, revision=stable_hash({"v": PREPARE_VERSION, "params": asdict(params), "source": source,
+                                                        "shapes": sorted(s for v in splits.values() for s in v)}),
+                       categories=categories, part_names=part_names, splits=splits,
+                       made_by={"tool": "bench prepare", "version": PREPARE_VERSION, "params": asdict(params),
+                                "source": source, "failed": sorted(failed)})
+    info.write(root)
+    info.root = str(root)
+    atomic_write_text(root / "README.txt", f"Prepared by `bench prepare` from {source}.\n")
+    return info

@@ -45,6 +45,10 @@ class DataConfig:
     """Query points M sampled per shape and training step."""
     near_surface_share: float = 0.5
     """Share of training query points drawn from the near-surface samples (where the dataset has any)."""
+    views: int = 0
+    """Rendered views per shape for image encoders (the paper: 24); rendered and cached on first use."""
+    image_size: int = 137
+    """Side of rendered views (Choy et al.: 137; 224 for ImageNet-sized inputs)."""
     on_bad_shape: str = "skip"
     """skip: drop a broken shape and count it in the result; stop: fail with its path."""
 

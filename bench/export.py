@@ -29,7 +29,7 @@ def export_shapes(run: RestoredRun, out_dir: Path, n_shapes: int = 4, split: str
     device = torch.device("cpu")
     has_parts = run.info.has_parts
     store = ShapeStore.load(run.info, split, with_parts=has_parts, with_voxels=run.modality == "voxels",
-                            max_shapes=n_shapes)
+                            max_shapes=n_shapes, n_views=cfg.data.views if run.modality == "image" else -1)
     data = ShapeDataset(store, cfg.data, run.modality, seed=12345)
     batch = data.batch(np.arange(len(store)), np.random.default_rng(12345), n_query=1)
     written: list[Path] = []

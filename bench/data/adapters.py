@@ -48,6 +48,18 @@ class _PreparedSource:
     def listing(self) -> tuple[list[MeshItem], list[Category], list[str]]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def render(self, info, n_views: int, size: int, progress: bool = True) -> None:
+        """Render views of the prepared shapes from their source meshes (cached in views.npz)."""
+        from bench.data.prepare import render_item
+        from bench.data.synthetic import run_parallel, views_ready
+
+        items, _, _ = self.listing()
+        todo = set(views_ready(self.root, sorted({s for v in info.splits.values() for s in v}), n_views, size))
+        args = [(it, str(self.root), n_views, size, self.params.seed) for it in items if it.shape_id in todo]
+        failures = run_parallel(render_item, args, f"rendering {len(args)} shapes", progress) if args else []
+        if failures:
+            raise DataError(f"{len(failures)} shapes failed to render, e.g. {failures[0][0]}: {failures[0][1]}")
+
     def prepare(self, progress: bool = True, workers: int = 0, shard: tuple[int, int] = (0, 1)) -> Path:
         if (self.root / DATASET_FILE).is_file():
             return self.root

@@ -15,15 +15,21 @@ from bench.errors import DataError, did_you_mean
 from bench.registry import DATASETS
 
 
-def open_dataset(cfg: DataConfig, seed: int = 0, progress: bool = True) -> DatasetInfo:
-    """Resolve the dataset plugin named in ``cfg``, let it prepare its folder, and read its info."""
+def open_dataset(cfg: DataConfig, seed: int = 0, progress: bool = True, with_views: bool = False) -> DatasetInfo:
+    """Resolve the dataset plugin named in ``cfg``, let it prepare its folder, and read its info.
+
+    ``with_views``: image input; the plugin renders ``cfg.views`` views per shape unless they exist.
+    """
     plugin = DATASETS.load(cfg.name)
     try:
         dataset = plugin(cfg, seed=seed)
     except TypeError:
         dataset = plugin(cfg)
     root = dataset.prepare(progress=progress)
-    return read_dataset_info(root)
+    info = read_dataset_info(root)
+    if with_views and cfg.views > 0 and hasattr(dataset, "render"):
+        dataset.render(info, cfg.views, cfg.image_size, progress=progress)
+    return info
 
 
 @dataclass
@@ -46,6 +52,7 @@ class ShapeStore:
     labels: np.ndarray | None = None  # (sum P_i,) int16, -1 outside
     surface_labels: np.ndarray | None = None
     voxels: np.ndarray | None = None  # (S, R, R, R) bool
+    views: np.ndarray | None = None  # (S, V, H, W, 3) uint8
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -61,8 +68,9 @@ class ShapeStore:
     @classmethod
     def load(
         cls, info: DatasetInfo, split: str, with_parts: bool = False, with_voxels: bool = False,
-        on_bad_shape: str = "skip", max_shapes: int = 0, progress: bool = False,
+        on_bad_shape: str = "skip", max_shapes: int = 0, progress: bool = False, n_views: int = -1,
     ) -> ShapeStore:
+        """``n_views`` >= 0 loads rendered views (0: all there are); -1: none."""
         if split not in info.splits:
             raise DataError(f"{info.root}: no split '{split}'.{did_you_mean(split, info.splits)}")
         if with_parts and not info.has_parts:
@@ -75,7 +83,7 @@ class ShapeStore:
         with progress_bar(f"loading {info.name}/{split}", len(ids), enabled=progress) as advance:
             for sid in ids:
                 try:
-                    loaded.append(read_shape(Path(info.root) / sid, len(info.part_names), with_parts, with_voxels))
+                    loaded.append(read_shape(Path(info.root) / sid, len(info.part_names), with_parts, with_voxels, n_views))
                     kept.append(sid)
                 except DataError as exc:
                     if on_bad_shape == "stop":
@@ -100,8 +108,16 @@ class ShapeStore:
             labels=np.concatenate([s.labels for s in loaded]) if with_parts else None,
             surface_labels=np.concatenate([s.surface_labels for s in loaded]) if with_parts else None,
             voxels=np.stack([s.voxels for s in loaded]) if with_voxels else None,
+            views=_stack_views([s.views for s in loaded], kept) if n_views >= 0 else None,
             skipped=skipped,
         )
+
+
+def _stack_views(views: list[np.ndarray], ids: list[str]) -> np.ndarray:
+    shapes = {v.shape for v in views}
+    if len(shapes) > 1:
+        raise DataError(f"views differ in size between shapes ({sorted(shapes)[:2]}, e.g. {ids[0]}); re-render them.")
+    return np.stack(views)
 
 
 def _draw(rng: np.random.Generator, offset: np.ndarray, count: np.ndarray, k: int) -> np.ndarray:
@@ -120,9 +136,11 @@ class ShapeDataset(torch.utils.data.Dataset):
     def __init__(self, store: ShapeStore, cfg: DataConfig, modality: str = "pointcloud", seed: int = 0):
         if modality == "voxels" and store.voxels is None:
             raise DataError("the voxel encoder needs voxels: load the store with with_voxels=True")
-        if modality not in ("pointcloud", "voxels"):
+        if modality == "image" and store.views is None:
+            raise DataError("the image encoder needs rendered views: set data.views (e.g. 24)")
+        if modality not in ("pointcloud", "voxels", "image"):
             raise DataError(f"modality '{modality}' is not provided by dataset {store.info.name}; "
-                            "it offers pointcloud and voxels.")
+                            "it offers pointcloud, voxels and image.")
         self.store, self.cfg, self.modality, self.seed = store, cfg, modality, seed
 
     def __len__(self) -> int:
@@ -143,8 +161,11 @@ class ShapeDataset(torch.utils.data.Dataset):
             if cfg.input_noise > 0:
                 pts += rng.standard_normal(pts.shape, dtype=np.float32) * np.float32(cfg.input_noise)
             out["inputs"] = torch.from_numpy(pts)
-        else:
+        elif self.modality == "voxels":
             out["inputs"] = torch.from_numpy(st.voxels[idx].astype(np.float32))
+        else:  # one random view per shape, (B, 3, H, W) in [0, 1]
+            view = rng.integers(0, st.views.shape[1], len(idx))
+            out["inputs"] = torch.from_numpy(st.views[idx, view].transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
         n_near_avail = st.p_count[idx] - st.n_uniform[idx]
         m_near = int(round(m * cfg.near_surface_share)) if (n_near_avail > 0).all() else 0
         flat = _draw(rng, st.p_off[idx], st.n_uniform[idx], m - m_near)

@@ -199,10 +199,16 @@ def write_shape(
     labels: np.ndarray | None = None,
     surface_labels: np.ndarray | None = None,
     voxels: np.ndarray | None = None,
+    loc: np.ndarray | None = None,
+    scale: float = 1.0,
 ) -> None:
-    """Write one shape; every file atomically, points.npz last so that its presence means 'complete'."""
+    """Write one shape; every file atomically, points.npz last so that its presence means 'complete'.
+
+    ``loc``, ``scale``: the normalisation applied to the source shape, points = (source - loc) / scale (ONet).
+    """
     shape_dir = Path(shape_dir)
-    zero, one = np.zeros(3, np.float32), np.float32(1.0)
+    zero = np.zeros(3, np.float32) if loc is None else np.asarray(loc, np.float32)
+    one = np.float32(scale)
     _save_npz(shape_dir / "pointcloud.npz", points=surface.astype(np.float16),
               normals=normals.astype(np.float16), loc=zero, scale=one)
     if labels is not None:
@@ -228,6 +234,7 @@ class ShapeArrays:
     labels: np.ndarray | None = None  # (P,) int16, -1 outside
     surface_labels: np.ndarray | None = None  # (S,) int16
     voxels: np.ndarray | None = None  # (R, R, R) bool
+    views: np.ndarray | None = None  # (V, H, W, 3) uint8
 
 
 def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -254,7 +261,7 @@ def _check_points(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
 
 
 def read_shape(
-    shape_dir: Path, n_parts: int = 0, with_parts: bool = False, with_voxels: bool = False
+    shape_dir: Path, n_parts: int = 0, with_parts: bool = False, with_voxels: bool = False, n_views: int = -1
 ) -> ShapeArrays:
     """Load and validate one shape folder; a DataError names the file and what is wrong."""
     shape_dir = Path(shape_dir)
@@ -290,7 +297,42 @@ def read_shape(
         shape.labels, shape.surface_labels = labels.astype(np.int16), slabels.astype(np.int16)
     if with_voxels:
         shape.voxels = read_voxels(shape_dir)
+    if n_views >= 0:
+        shape.views = read_views(shape_dir, n_views)
     return shape
+
+
+def write_views(shape_dir: Path, images: np.ndarray, azimuths: np.ndarray) -> None:
+    """(V, H, W, 3) uint8 rendered views -> views.npz (compressed: mostly white background)."""
+    _save_npz(Path(shape_dir) / "views.npz", compressed=True, images=np.asarray(images, np.uint8),
+              azimuths=np.asarray(azimuths, np.float32))
+
+
+def read_views(shape_dir: Path, n_views: int = 0) -> np.ndarray:
+    """(V, H, W, 3) uint8 views from views.npz, or ONet's img_choy2016/*.jpg folder as it is."""
+    shape_dir = Path(shape_dir)
+    if (shape_dir / "views.npz").is_file():
+        images = _load_npz(shape_dir / "views.npz", ("images",))["images"]
+    elif (shape_dir / "img_choy2016").is_dir():
+        from skimage.io import imread
+
+        files = sorted(f for f in (shape_dir / "img_choy2016").iterdir() if f.suffix.lower() in (".jpg", ".png"))
+        try:
+            images = np.stack([_rgb(imread(f)) for f in files])
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{shape_dir / 'img_choy2016'}: unreadable image ({exc}).") from exc
+    else:
+        raise DataError(f"{shape_dir}: no views.npz or img_choy2016/; image input needs rendered views "
+                        "(set data.views, e.g. --set data.views=24, and they are rendered on first use).")
+    if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
+        raise DataError(f"{shape_dir}: views must be (V, H, W, 3) images, got {images.shape}.")
+    return images[:n_views] if n_views else images
+
+
+def _rgb(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return img[..., :3].astype(np.uint8)
 
 
 def read_voxels(shape_dir: Path) -> np.ndarray:

@@ -72,13 +72,37 @@ def read_labelled_points(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return pts[:, :3], labels
 
 
+def normalised_mesh(item: MeshItem):
+    """The item's mesh in the unit cube, with the loc/scale used recorded on it (mesh.metadata)."""
+    import trimesh
+
+    mesh = load_mesh(Path(item.mesh))
+    verts, loc, scale = normalise_to_unit_cube(np.asarray(mesh.vertices, dtype=np.float64))
+    out = trimesh.Trimesh(verts, mesh.faces, process=False)
+    out.metadata.update(loc=loc, scale=scale)
+    return out
+
+
+def render_item(args) -> tuple[str, str | None]:
+    """Render the views of one prepared shape from its source mesh (for image encoders)."""
+    item, root, n_views, size, seed = args
+    from bench.data.format import write_views
+    from bench.data.render import render_views
+
+    try:
+        images, az = render_views(normalised_mesh(item), n_views, size,
+                                  np.random.default_rng([seed, 7, int(stable_hash(item.shape_id, 8), 16)]))
+        write_views(Path(root) / item.shape_id, images, az)
+        return item.shape_id, None
+    except Exception as exc:  # noqa: BLE001
+        return item.shape_id, f"{type(exc).__name__}: {exc}"
+
+
 def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> str:
     """Prepare one shape into ``root/item.shape_id``; returns the inside/outside method used."""
     import trimesh
 
-    mesh = load_mesh(Path(item.mesh))
-    verts, _, _ = normalise_to_unit_cube(np.asarray(mesh.vertices, dtype=np.float64))
-    mesh = trimesh.Trimesh(verts, mesh.faces, process=False)
+    mesh = normalised_mesh(item)
     rng = np.random.default_rng([params.seed, int(stable_hash(item.shape_id, 8), 16)])
     surface, face_idx = trimesh.sample.sample_surface(mesh, params.n_surface, seed=rng)
     normals = mesh.face_normals[face_idx]
@@ -104,7 +128,8 @@ def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> str:
         surface_labels = voronoi_labels(surface, lp, ll)
         labels = voronoi_labels(points.astype(np.float32), surface.astype(np.float32), surface_labels, inside=occ)
     write_shape(root / item.shape_id, points, occ, surface.astype(np.float32), normals.astype(np.float32),
-                n_uniform=n_uniform, labels=labels, surface_labels=surface_labels, voxels=voxels)
+                n_uniform=n_uniform, labels=labels, surface_labels=surface_labels, voxels=voxels,
+                loc=mesh.metadata["loc"], scale=mesh.metadata["scale"])
     return method
 
 

@@ -27,7 +27,7 @@ from bench.geometry import sdf as S
 from bench.geometry.surface import mesh_from_sdf, sample_sdf_surface
 from bench.geometry.voronoi import voronoi_labels
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: points.npz records the real loc/scale of the normalisation
 BOX_PAD = 0.1  # ONet: query box = unit cube padded by 0.1 -> [-0.55, 0.55]^3
 NEAR_SIGMAS = (0.01, 0.04)
 
@@ -97,7 +97,8 @@ def make_shape(category: str, rng: np.random.Generator, preset: Preset) -> dict[
     lo, hi = surface.min(0), surface.max(0)
     centre, side = (lo + hi) / 2, float((hi - lo).max())
     surface = ((surface - centre) / side).astype(np.float16)
-    parts = {n: _rescaled(f, loc + centre * scale, scale * side) for n, f in raw.items()}
+    loc, scale = loc + centre * scale, scale * side  # design -> unit cube: p = (q - loc) / scale
+    parts = {n: _rescaled(f, loc, scale) for n, f in raw.items()}
     whole = _union([parts[n] for n in names])
     s32 = surface.astype(np.float32)
     nearest_part = np.argmin(np.stack([parts[n](s32) for n in names]), axis=0)
@@ -119,7 +120,71 @@ def make_shape(category: str, rng: np.random.Generator, preset: Preset) -> dict[
     grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), -1).reshape(-1, 3)
     voxels = (whole(grid) < 0).reshape(r, r, r)
     return dict(points=points, occupancies=occ, n_uniform=n_uniform, surface=surface, normals=normals,
-                labels=labels, surface_labels=surface_labels, voxels=voxels)
+                labels=labels, surface_labels=surface_labels, voxels=voxels, loc=loc, scale=scale)
+
+
+def shape_rng(seed: int, shape_id: str) -> np.random.Generator:
+    category, name = shape_id.split("/")
+    return np.random.default_rng([seed, list(CATEGORIES).index(category), int(name.lstrip("s"))])
+
+
+def shape_mesh(shape_id: str, seed: int, loc: np.ndarray, scale: float, resolution: int = 96):
+    """The mesh of a generated shape (marching cubes of its SDF), rebuilt from its seed and stored loc/scale:
+    the builder is the first consumer of the shape's generator, so it draws the same proportions."""
+    builder, _ = CATEGORIES[shape_id.split("/")[0]]
+    raw = builder(shape_rng(seed, shape_id))
+    whole = _union([_rescaled(f, np.asarray(loc, np.float32), float(scale)) for f in raw.values()])
+    return mesh_from_sdf(whole, resolution, 0.5 + BOX_PAD / 2)
+
+
+def _render_one(args) -> tuple[str, str | None]:
+    root, shape_id, seed, n_views, size, resolution = args
+    from bench.data.format import write_views
+    from bench.data.render import render_views
+
+    try:
+        with np.load(Path(root) / shape_id / "points.npz") as pts:
+            loc, scale = pts["loc"], float(pts["scale"])
+        mesh = shape_mesh(shape_id, seed, loc, scale, resolution)
+        images, azimuths = render_views(mesh, n_views, size, np.random.default_rng([seed, 7, int(stable_hash(shape_id, 8), 16)]))
+        write_views(Path(root) / shape_id, images, azimuths)
+        return shape_id, None
+    except Exception as exc:  # noqa: BLE001 - reported with the shape id
+        return shape_id, f"{type(exc).__name__}: {exc}"
+
+
+def views_ready(root: Path, shape_ids: list[str], n_views: int, size: int) -> list[str]:
+    """The shapes whose views.npz is missing or has other views than asked for."""
+    todo = []
+    for sid in shape_ids:
+        path = Path(root) / sid / "views.npz"
+        if not path.is_file():
+            todo.append(sid)
+            continue
+        with np.load(path) as v:
+            if v["images"].shape[0] < n_views or v["images"].shape[1] != size:
+                todo.append(sid)
+    return todo
+
+
+def run_parallel(fn, args: list, description: str, progress: bool, workers: int = 0) -> list[tuple[str, str]]:
+    """Map ``fn`` over ``args`` in spawned processes with a progress bar; returns the (id, error) failures."""
+    from bench.progress import progress_bar
+
+    failures = []
+    workers = workers or min(len(args), os.cpu_count() or 1) or 1
+    with progress_bar(description, len(args), enabled=progress) as advance:
+        if workers == 1:
+            results = map(fn, args)
+            for sid, err in results:
+                failures += [(sid, err)] if err else []
+                advance()
+        else:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                for sid, err in pool.map(fn, args, chunksize=2):
+                    failures += [(sid, err)] if err else []
+                    advance()
+    return failures
 
 
 def shape_plan(preset: Preset) -> list[tuple[str, str, int]]:
@@ -159,22 +224,7 @@ def generate(preset_name: str, root: Path, seed: int = 0, workers: int = 0, prog
     plan = shape_plan(preset)
     todo = [(str(root), sid, idx, seed, preset) for _, sid, idx in plan
             if not (root / sid / "points.npz").is_file()]
-    workers = workers or min(len(todo), os.cpu_count() or 1) or 1
-    failures = []
-    if todo:
-        from bench.progress import progress_bar
-
-        with progress_bar(f"generating synthetic-{preset_name}", len(todo), enabled=progress) as advance:
-            if workers == 1:
-                results = map(_generate_one, todo)
-                for sid, err in results:
-                    failures += [(sid, err)] if err else []
-                    advance()
-            else:
-                with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                    for sid, err in pool.map(_generate_one, todo, chunksize=4):
-                        failures += [(sid, err)] if err else []
-                        advance()
+    failures = run_parallel(_generate_one, todo, f"generating synthetic-{preset_name}", progress, workers) if todo else []
     if failures:
         lines = "\n".join(f"  {sid}: {err}" for sid, err in failures[:10])
         raise DataError(f"{len(failures)} synthetic shapes failed to generate:\n{lines}")
@@ -211,6 +261,18 @@ class SyntheticDataset:
                               f"Presets: {', '.join(PRESETS)}.")
         self.cfg, self.seed = cfg, seed
         self.root = cache_dir(cfg) / f"synthetic-{cfg.preset}-{revision(cfg.preset, seed)}"
+
+    def render(self, info: DatasetInfo, n_views: int, size: int, progress: bool = True) -> None:
+        """Render ``n_views`` views of every shape that lacks them (cached in views.npz beside the shape)."""
+        ids = sorted({s for v in info.splits.values() for s in v})
+        todo = views_ready(self.root, ids, n_views, size)
+        if not todo:
+            return
+        res = PRESETS[self.cfg.preset].mc_resolution
+        args = [(str(self.root), sid, self.seed, n_views, size, res) for sid in todo]
+        failures = run_parallel(_render_one, args, f"rendering {len(todo)} shapes", progress)
+        if failures:
+            raise DataError(f"{len(failures)} shapes failed to render, e.g. {failures[0][0]}: {failures[0][1]}")
 
     def prepare(self, progress: bool = True) -> Path:
         """Generate into the cache unless a complete copy is already there; returns its folder."""

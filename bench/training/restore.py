@@ -40,7 +40,8 @@ def restore_run(run_dir: Path, progress: bool = False) -> RestoredRun:
     if result.status != "complete" or not (run_dir / MODEL).is_file():
         raise ResultError(f"{run_dir}: the run did not finish (status {result.status}); nothing to restore.")
     cfg = config_of(result)
-    info = open_dataset(cfg.data, progress=progress)
+    image = result.encoder.get("modality") == "image"
+    info = open_dataset(cfg.data, progress=progress, with_views=image)
     if info.revision != result.dataset.get("revision"):
         raise ResultError(f"{run_dir}: trained on dataset revision {result.dataset.get('revision')}, but "
                           f"{info.name} is now at {info.revision}.")

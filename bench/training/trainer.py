@@ -101,10 +101,10 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     device = select_device(cfg.train.device)
-    info = open_dataset(cfg.data, progress=progress)
-    tasks = create_tasks(run.spec.tasks, info, cfg)
     encoder = create_encoder(cfg.model.encoder, cfg.model.latent_dim, cfg.encoder_kwargs.get(cfg.model.encoder, {}))
     modality = encoder.modality
+    info = open_dataset(cfg.data, progress=progress, with_views=modality == "image")
+    tasks = create_tasks(run.spec.tasks, info, cfg)
     frozen = run.spec.protocol == "frozen"
     if frozen:
         stage = load_checkpoint(run.stage_one.run_dir / MODEL)
@@ -114,7 +114,8 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
         model.point_heads = torch.compile(model.point_heads)
 
     need_parts = any(t.needs_parts for t in tasks.values())
-    load = dict(with_parts=need_parts, with_voxels=modality == "voxels", on_bad_shape=cfg.data.on_bad_shape)
+    load = dict(with_parts=need_parts, with_voxels=modality == "voxels", on_bad_shape=cfg.data.on_bad_shape,
+                n_views=cfg.data.views if modality == "image" else -1)
     train_store = ShapeStore.load(info, "train", progress=False, **load)
     val_store = ShapeStore.load(info, "val", max_shapes=cfg.eval.val_shapes, **load) if info.splits.get("val") else None
     train_data = ShapeDataset(train_store, cfg.data, modality, seed=cfg.train.seed)

@@ -51,7 +51,7 @@ def test_killed_run_resumes(tmp_path, sig, tiny_info):
     env = {**os.environ, "IMPLICIT_BENCH_CACHE": os.environ["IMPLICIT_BENCH_CACHE"]}
     results = tmp_path / "results"
     args = ["run", "--suite", "smoke", "-r", str(results), "--quiet",
-            "--set", "train.max_steps=400", "--set", "train.checkpoint_every=5", "--set", "train.eval_every=200"]
+            "--set", "train.max_steps=150", "--set", "train.checkpoint_every=5", "--set", "train.eval_every=100"]
     proc = _bench(args, env)
     deadline = time.time() + 120
     last = None
@@ -59,7 +59,7 @@ def test_killed_run_resumes(tmp_path, sig, tiny_info):
         found = list(results.glob("smoke/onet-*/last.pt"))
         if found:
             last = found[0]
-            time.sleep(0.5)
+            time.sleep(0.2)
             break
         time.sleep(0.05)
     assert last is not None, "no checkpoint appeared"
@@ -81,7 +81,7 @@ def test_killed_run_resumes(tmp_path, sig, tiny_info):
 def test_two_processes_on_one_results_folder(tmp_path, tiny_info):
     env = dict(os.environ)
     results = tmp_path / "results"
-    args = ["run", "--suite", "smoke", "-r", str(results), "--quiet", "--set", "train.max_steps=60"]
+    args = ["run", "--suite", "smoke", "-r", str(results), "--quiet", "--set", "train.max_steps=20"]
     a, b = _bench(args, env), _bench(args, env)
     out_a, _ = a.communicate(timeout=300)
     out_b, _ = b.communicate(timeout=300)

@@ -120,7 +120,15 @@ def test_voxel_encoder_trains(tiny_config):
 
 
 def test_frozen_probe_uses_stage_one_encoder_config(tiny_config):
-    runs = smoke(tiny_config.with_overrides({"model": {"latent_dim": 24}}, "test"))
+    runs = resolve_suite(tiny_config, "smoke", {"model": {"latent_dim": 24}})  # command-line level beats the profile
     probe = next(r for r in runs if r.name == "cls-probe")
     assert probe.cfg.model.latent_dim == 24 and probe.stage_one.name == "onet"
     assert probe.semantic_config()["stage_one"] == probe.stage_one.config_hash
+
+
+def test_seeds_repeat_the_suite_and_probe_their_own_stage_one(tiny_config):
+    runs = resolve_suite(tiny_config, "smoke", seeds=2)
+    assert len(runs) == 8 and [r.cfg.train.seed for r in runs] == [0] * 4 + [1] * 4
+    probes = [r for r in runs if r.name == "cls-probe"]
+    assert [p.stage_one.cfg.train.seed for p in probes] == [0, 1]
+    assert len({r.config_hash for r in runs}) == 8

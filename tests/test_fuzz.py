@@ -55,3 +55,16 @@ def test_chamfer_non_negative_and_symmetric(a, b):
     d = chamfer_l1(a, b)
     assert d >= 0 and abs(d - chamfer_l1(b, a)) <= 1e-5 * max(1.0, d)
     assert chamfer_l1(a, a) == 0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="OFF0123456789 .-\n#e", max_size=80))
+def test_off_parser_never_crashes_with_anything_but_data_error(text):
+    from bench.data.meshio import parse_off
+    from bench.errors import DataError
+
+    try:
+        v, f = parse_off(text)
+    except DataError:
+        return
+    assert v.shape[1] == 3 and f.shape[1] == 3 and f.max() < len(v)

@@ -106,10 +106,11 @@ def test_nan_loss_stops_with_a_clear_message_and_suite_goes_on(tiny_config):
     assert read_result(runs[0].run_dir / "result.json").status == "failed"
 
 
-def test_plugin_exception_is_recorded_with_its_location(tiny_config):
+def test_plugin_exception_is_recorded_naming_the_plugin(tiny_config):
     cfg = tiny_config.with_overrides({"model": {"encoder": "tests.bad_encoders:Raises"}}, "test")
     (result,), _ = quiet_run(smoke(cfg)[:1])
-    assert result.status == "failed" and "kaboom inside the plugin" in result.error and "bad_encoders.py" in result.error
+    assert result.status == "failed" and "kaboom inside the plugin" in result.error
+    assert "encoder plugin 'tests.bad_encoders:Raises'" in result.error and "check-encoder" in result.error
 
 
 def test_voxel_encoder_trains(tiny_config):
@@ -132,3 +133,24 @@ def test_seeds_repeat_the_suite_and_probe_their_own_stage_one(tiny_config):
     probes = [r for r in runs if r.name == "cls-probe"]
     assert [p.stage_one.cfg.train.seed for p in probes] == [0, 1]
     assert len({r.config_hash for r in runs}) == 8
+
+
+def test_wrong_shape_encoder_fails_naming_the_plugin(tiny_config):
+    cfg = tiny_config.with_overrides({"model": {"encoder": "tests.bad_encoders:WrongShape"}}, "test")
+    (result,), _ = quiet_run(smoke(cfg)[:1])
+    assert result.status == "failed"
+    assert "encoder plugin 'tests.bad_encoders:WrongShape'" in result.error and "(B, latent_dim)" in result.error
+
+
+def test_task_whose_metric_raises_is_named(tiny_config, monkeypatch):
+    from tasks.classification import Classification
+
+    def broken(self, *a, **k):
+        raise ZeroDivisionError("metric bug")
+
+    monkeypatch.setattr(Classification, "score_shape", broken)
+    runs = [r for r in smoke(tiny_config) if r.name in ("onet", "cls-probe")]
+    results, _ = quiet_run(runs)
+    assert results[0].status == "complete"  # the other runs of the suite go on
+    assert results[1].status == "failed" and "task plugin 'classification'" in results[1].error
+    assert "implicit-bench" in results[1].error and "metric bug" in results[1].error

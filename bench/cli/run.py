@@ -59,6 +59,10 @@ def run_cmd(
     from bench.cli.leaderboard import render
 
     render(results, title=f"suite {suite}")
+    from bench.report import findings
+
+    for finding in findings(results, suite):
+        console.print(finding.line(), highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 

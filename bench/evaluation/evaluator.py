@@ -64,14 +64,14 @@ def evaluate(
         z = z.float()
         for row, i in enumerate(idx):
             for name, logits in shape_logits.items():
-                per_shape[name].append(tasks[name].score_shape(logits[row], store, int(i), None))
+                per_shape[name].append(_score(tasks[name], name, logits[row], store, int(i), None))
             point_tasks = [t for t in tasks if tasks[t].kind == "point"]
             for name in point_tasks:
                 indices = tasks[name].eval_indices(store, int(i))
                 if max_points:
                     indices = indices[:max_points]
                 logits = decode_points(model, z[row:row + 1], store.points[indices], device, amp)[name]
-                scores = tasks[name].score_shape(logits, store, int(i), indices)
+                scores = _score(tasks[name], name, logits, store, int(i), indices)
                 if name == "reconstruction" and i < mesh_shapes:
                     mesh = mesh_for_shape(model, z[row:row + 1], eval_cfg, device, amp)
                     scores.update(mesh_scores(mesh, store, int(i), eval_cfg))
@@ -84,6 +84,19 @@ def evaluate(
     for name, task in tasks.items():
         result.metrics[name], result.per_category[name] = task.aggregate(per_shape[name], categories)
     return result
+
+
+def _score(task: Task, name: str, logits, store: ShapeStore, i: int, indices) -> dict[str, float]:
+    """task.score_shape, with a failure blamed on the task plugin by name and package."""
+    try:
+        return task.score_shape(logits, store, i, indices)
+    except Exception as exc:
+        from bench.errors import PluginContractError
+        from bench.registry import TASKS
+
+        entry = TASKS.entry(name)
+        raise PluginContractError(f"task plugin '{name}' ({entry.value}, from {entry.package}) raised in "
+                                  f"score_shape on shape {store.ids[i]}: {type(exc).__name__}: {exc}") from exc
 
 
 def mesh_for_shape(model, z: torch.Tensor, eval_cfg: EvalConfig, device: torch.device, amp: bool = False):

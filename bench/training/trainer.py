@@ -94,6 +94,25 @@ def _selection_score(metrics: dict[str, dict[str, Any]], tasks) -> float:
     return float(np.mean(scores)) if scores else -math.inf
 
 
+def _encode_checked(model, inputs: torch.Tensor, encoder_name: str, step: int) -> torch.Tensor:
+    """The encoder's forward; on the first step its output is checked against the contract, and any error
+    names the plugin and its package (a wrong shape would otherwise surface deep inside a decoder)."""
+    try:
+        z = model.encode(inputs)
+    except Exception as exc:
+        entry = ENCODERS.entry(encoder_name)
+        raise TrainingError(f"encoder plugin '{entry.name}' ({entry.value}, from {entry.package}) raised in forward: "
+                            f"{type(exc).__name__}: {exc}. `bench check-encoder {entry.name}` runs it on a tiny batch.") from exc
+    if step == 0 or not isinstance(z, torch.Tensor):
+        expected = (inputs.shape[0], model.encoder.latent_dim)
+        if not isinstance(z, torch.Tensor) or tuple(z.shape) != expected:
+            entry = ENCODERS.entry(encoder_name)
+            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise TrainingError(f"encoder plugin '{entry.name}' ({entry.value}, from {entry.package}) returned {got} "
+                                f"for inputs {tuple(inputs.shape)}; the contract is (B, latent_dim) = {expected}.")
+    return z
+
+
 def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> RunResult:
     cfg = run.cfg
     t_start = time.time()
@@ -162,7 +181,8 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
             idx = rng.integers(0, len(train_store), cfg.train.batch_size)
             batch = {k: v.to(device, non_blocking=True) for k, v in train_data.batch(idx, rng).items()}
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(batch["inputs"], batch["points"])
+                z = _encode_checked(model, batch["inputs"], cfg.model.encoder, step)
+                out = model.heads(z, batch["points"])
                 losses = {t: tasks[t].loss(out[t].float(), batch) for t in tasks}
                 loss = sum(lambdas[t] * losses[t] for t in tasks)
             if not torch.isfinite(loss):

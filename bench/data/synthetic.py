@@ -27,7 +27,7 @@ from bench.geometry import sdf as S
 from bench.geometry.surface import mesh_from_sdf, sample_sdf_surface
 from bench.geometry.voronoi import voronoi_labels
 
-GENERATOR_VERSION = 2  # 2: points.npz records the real loc/scale of the normalisation
+GENERATOR_VERSION = 3  # 2: points.npz records loc/scale; 3: normals from the projection step's gradient
 BOX_PAD = 0.1  # ONet: query box = unit cube padded by 0.1 -> [-0.55, 0.55]^3
 NEAR_SIGMAS = (0.01, 0.04)
 

@@ -51,7 +51,8 @@ class _PreparedSource:
     def render(self, info, n_views: int, size: int, progress: bool = True) -> None:
         """Render views of the prepared shapes from their source meshes (cached in views.npz)."""
         from bench.data.prepare import render_item
-        from bench.data.synthetic import run_parallel, views_ready
+        from bench.data.synthetic import views_ready
+        from bench.parallel import run_parallel
 
         items, _, _ = self.listing()
         todo = set(views_ready(self.root, sorted({s for v in info.splits.values() for s in v}), n_views, size))

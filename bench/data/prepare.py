@@ -7,10 +7,7 @@ a failing mesh is logged to ``failures.jsonl`` and skipped, never stopping the b
 from __future__ import annotations
 
 import json
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +16,7 @@ from bench._io import atomic_write_text, stable_hash
 from bench.data.format import Category, DatasetInfo, write_shape
 from bench.data.meshio import load_mesh, normalise_to_unit_cube
 from bench.errors import DataError
-from bench.geometry.occupancy import fast_winding_numbers
+from bench.geometry.occupancy import fast_winding_numbers, winding_method
 from bench.geometry.voronoi import voronoi_labels
 
 PREPARE_VERSION = 1
@@ -133,12 +130,13 @@ def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> str:
     return method
 
 
-def _prepare_one(args) -> tuple[str, str | None, str]:
+def _prepare_one(args) -> tuple[str, str | None]:
     item, root, params = args
     try:
-        return item.shape_id, None, prepare_shape(item, Path(root), params)
+        prepare_shape(item, Path(root), params)
+        return item.shape_id, None
     except Exception as exc:  # noqa: BLE001 - logged with the shape id; the batch goes on
-        return item.shape_id, f"{type(exc).__name__}: {exc}", ""
+        return item.shape_id, f"{type(exc).__name__}: {exc}"
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -162,32 +160,17 @@ def prepare_items(items: list[MeshItem], root: Path, params: PrepareParams, work
     mine = [it for k, it in enumerate(items) if k % shard[1] == shard[0]]
     todo = [it for it in mine if not (root / it.shape_id / "points.npz").is_file()]
     report = PrepareReport(skipped_existing=len(mine) - len(todo))
-    workers = workers or min(len(todo), os.cpu_count() or 1) or 1
-    from bench.progress import progress_bar
+    from bench.parallel import run_parallel
 
     args = [(it, str(root), params) for it in todo]
-    with progress_bar(f"preparing {root.name}", len(todo), enabled=progress) as advance:
-        if workers == 1:
-            results = map(_prepare_one, args)
-            _collect(results, report, advance)
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                _collect(pool.map(_prepare_one, args, chunksize=1), report, advance)
+    report.failed = run_parallel(_prepare_one, args, f"preparing {root.name}", progress, workers) if todo else []
+    report.done = len(todo) - len(report.failed)
+    report.method = winding_method() if report.done else ""
     if report.failed:
         lines = "".join(json.dumps({"shape": s, "error": e}) + "\n" for s, e in report.failed)
         with open(root / FAILURES, "a", encoding="utf-8") as fh:
             fh.write(lines)
     return report
-
-
-def _collect(results, report: PrepareReport, advance) -> None:
-    for sid, err, method in results:
-        if err:
-            report.failed.append((sid, err))
-        else:
-            report.done += 1
-            report.method = method
-        advance()
 
 
 def finalise(items: list[MeshItem], root: Path, name: str, categories: list[Category], part_names: list[str],

@@ -10,9 +10,7 @@ revision that hashes the generator version and every parameter.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from bench.errors import ConfigError, DataError, did_you_mean
 from bench.geometry import sdf as S
 from bench.geometry.surface import mesh_from_sdf, sample_sdf_surface
 from bench.geometry.voronoi import voronoi_labels
+from bench.parallel import run_parallel
 
 GENERATOR_VERSION = 3  # 2: points.npz records loc/scale; 3: normals from the projection step's gradient
 BOX_PAD = 0.1  # ONet: query box = unit cube padded by 0.1 -> [-0.55, 0.55]^3
@@ -167,24 +166,6 @@ def views_ready(root: Path, shape_ids: list[str], n_views: int, size: int) -> li
     return todo
 
 
-def run_parallel(fn, args: list, description: str, progress: bool, workers: int = 0) -> list[tuple[str, str]]:
-    """Map ``fn`` over ``args`` in spawned processes with a progress bar; returns the (id, error) failures."""
-    from bench.progress import progress_bar
-
-    failures = []
-    workers = workers or min(len(args), os.cpu_count() or 1) or 1
-    with progress_bar(description, len(args), enabled=progress) as advance:
-        if workers == 1:
-            results = map(fn, args)
-            for sid, err in results:
-                failures += [(sid, err)] if err else []
-                advance()
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                for sid, err in pool.map(fn, args, chunksize=2):
-                    failures += [(sid, err)] if err else []
-                    advance()
-    return failures
 
 
 def shape_plan(preset: Preset) -> list[tuple[str, str, int]]:

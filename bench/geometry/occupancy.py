@@ -32,16 +32,26 @@ def inside_mesh(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> 
     return winding_numbers(vertices, faces, points) >= 0.5
 
 
+def winding_method() -> str:
+    """Which inside/outside method fast_winding_numbers uses here (recorded by `bench prepare`)."""
+    try:
+        import igl  # noqa: F401
+    except ImportError:
+        return "exact winding number (numpy)"
+    return "libigl fast winding number"
+
+
 def fast_winding_numbers(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, str]:
     """Winding numbers by libigl's fast (Barill et al. 2018) approximation when installed, else exact.
 
     Returns (winding numbers (P,), the method used) so that callers can record it.
     """
-    try:
-        import igl
-    except ImportError:
-        return winding_numbers(vertices, faces, points), "exact winding number (numpy)"
+    method = winding_method()
+    if method.startswith("exact"):
+        return winding_numbers(vertices, faces, points), method
+    import igl
+
     w = igl.fast_winding_number(np.ascontiguousarray(vertices, dtype=np.float64),
                                 np.ascontiguousarray(faces, dtype=np.int64),
                                 np.ascontiguousarray(points, dtype=np.float64))
-    return np.asarray(w), "libigl fast winding number"
+    return np.asarray(w), method

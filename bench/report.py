@@ -18,7 +18,6 @@ from bench.errors import BenchError, did_you_mean
 from bench.results import RunResult
 
 PAPER_METRICS = ("iou", "chamfer_l1", "miou", "accuracy")
-LOWER_IS_BETTER = {"chamfer_l1", "accuracy_error"}
 
 
 def paper_tables() -> dict[str, Any]:

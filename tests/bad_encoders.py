@@ -1,6 +1,5 @@
 """Deliberately broken encoders, for the contract checks and the failure-recording tests."""
 
-import torch
 from torch import nn
 
 

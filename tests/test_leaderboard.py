@@ -55,7 +55,6 @@ def test_cli_leaderboard(tmp_path):
 
 
 def test_seeds_are_merged_into_mean_and_std():
-    from bench.results import RunResult
 
     def seeded(seed, iou):
         r = make_result(run_name="a", seed=seed, metrics={"reconstruction": {"iou": iou, "chamfer_l1": 0.01}},

@@ -1,7 +1,6 @@
 """The prepare pipeline and the real-dataset adapters, on fixture files written here."""
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 """Protocols end to end on the tiny preset (seconds each)."""
 
-from dataclasses import replace
 
 import pytest
 import torch
@@ -8,7 +7,6 @@ import torch
 from bench.results import read_result
 from bench.training.checkpoint import LAST, MODEL, load_checkpoint
 from bench.training.plan import resolve_suite
-from bench.training import runner as runner_mod
 from bench.training.runner import run_suite
 
 

@@ -80,6 +80,3 @@ def load(config: Path | None, sets: list[str] | None = None) -> tuple[Any, dict]
 
     return load_config(config), parse_set_options(sets)
 
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()

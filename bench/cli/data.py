@@ -58,7 +58,7 @@ def info_cmd(
     table = Table(title="categories")
     for col in ("category", "train shapes", "parts (share of train shapes that have the part)"):
         table.add_column(col)
-    for k, cat in enumerate(info.categories):
+    for cat in info.categories:
         n_train = sum(1 for s in info.splits.get("train", []) if s.split("/")[0] == cat.id)
         parts = ", ".join(
             f"{info.part_names[p].split('/')[-1]} {counts.get(p, 0) / max(1, per_cat_n.get(cat.id, 0)):.0%}" if counts else

@@ -4,12 +4,11 @@ ModelNet40 (.off meshes), ShapeNetPart (labelled points + ShapeNetCore meshes), 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from bench._io import stable_hash
 from bench.config import DataConfig
-from bench.data.format import DATASET_FILE, Category, read_dataset_info
+from bench.data.format import DATASET_FILE, Category
 from bench.data.meshio import MESH_SUFFIXES
 from bench.data.prepare import MeshItem, PrepareParams, finalise, prepare_items
 from bench.errors import ConfigError, DataError

@@ -25,7 +25,6 @@ POINT_CHUNK = 16384  # decoder activations of 16k points stay in L3 on CPU (shar
 class Evaluation:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     per_category: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    meshes: dict[int, Any] = field(default_factory=dict)  # shape index -> trimesh (when kept)
 
 
 @torch.no_grad()
@@ -45,7 +44,7 @@ def decode_points(model, z: torch.Tensor, points: np.ndarray, device: torch.devi
 def evaluate(
     model, tasks: dict[str, Task], store: ShapeStore, data_cfg: DataConfig, eval_cfg: EvalConfig,
     device: torch.device, modality: str = "pointcloud", max_shapes: int = 0, max_points: int = 0,
-    mesh_shapes: int = 0, keep_meshes: bool = False, amp: bool = False, seed: int = 12345, progress=None,
+    mesh_shapes: int = 0, amp: bool = False, seed: int = 12345,
 ) -> Evaluation:
     """Scores of ``tasks`` on ``store``; ``mesh_shapes`` > 0 adds surface metrics to reconstruction."""
     model.eval()
@@ -75,11 +74,7 @@ def evaluate(
                 if name == "reconstruction" and i < mesh_shapes:
                     mesh = mesh_for_shape(model, z[row:row + 1], eval_cfg, device, amp)
                     scores.update(mesh_scores(mesh, store, int(i), eval_cfg))
-                    if keep_meshes:
-                        result.meshes[int(i)] = mesh
                 per_shape[name].append(scores)
-            if progress:
-                progress()
     categories = [store.info.categories[int(c)].id for c in store.category[:n]]
     for name, task in tasks.items():
         result.metrics[name], result.per_category[name] = task.aggregate(per_shape[name], categories)

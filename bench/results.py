@@ -40,6 +40,7 @@ class RunResult:
     step_limited: bool = False
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)  # first loss, validation history, world size
     device: str = "cpu"
     packages: dict[str, str] = field(default_factory=dict)
     git: dict[str, Any] = field(default_factory=dict)

@@ -34,7 +34,10 @@ def run_cmd(
     config: Path = ConfigOption,
     sets: list[str] = SetOption,
 ) -> None:
-    """Train task heads on frozen or jointly trained encoders and print the suite's leaderboard."""
+    """Train task heads on frozen or jointly trained encoders and print the suite's leaderboard.
+
+    Several processes: torchrun --nproc_per_node N -m bench.cli run ... (DDP; gloo on CPU, NCCL on CUDA).
+    """
     from bench.training.plan import find_cached, resolve_suite
 
     cfg, overrides = load(config, sets)
@@ -50,12 +53,18 @@ def run_cmd(
             if value is not None:
                 overrides.setdefault(section, {})[key] = value
     runs = resolve_suite(cfg, suite, overrides, step_limited=max_steps is not None, profile=profile, seeds=seeds)
-    _print_plan(runs, find_cached)
+    from bench.training.distributed import from_env
+
+    ctx = from_env(runs[0].cfg.train.device) if not dry_run else None
+    if ctx is None or ctx.main:
+        _print_plan(runs, find_cached)
     if dry_run:
         return
     from bench.training.runner import run_suite
 
-    results = run_suite(runs, rerun=rerun, progress=not quiet, log=lambda m: console.print(m, highlight=False))
+    results = run_suite(runs, rerun=rerun, progress=not quiet, log=lambda m: console.print(m, highlight=False), ctx=ctx)
+    if not ctx.main:
+        return
     from bench.cli.leaderboard import render
 
     render(results, title=f"suite {suite}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import traceback
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from bench import __version__
 from bench.errors import BenchError
 from bench.results import RESULT_FILE, RunResult, git_info, read_result, write_result
+from bench.training import distributed as D
 from bench.training.checkpoint import LAST, MODEL
 from bench.training.lock import run_lock
 from bench.training.plan import ResolvedRun, find_cached
@@ -46,23 +48,27 @@ def reuse(run: ResolvedRun) -> RunResult | None:
     return result
 
 
-def _run_one(run: ResolvedRun, results: dict[str, RunResult], rerun: bool, progress: bool, log) -> RunResult:
+def _run_one(run: ResolvedRun, results: dict[str, RunResult], rerun: bool, progress: bool, log,
+             ctx: D.DistContext) -> RunResult:
     from bench.training.trainer import Interrupted, finish, train_and_evaluate
 
-    if rerun:
-        (run.run_dir / RESULT_FILE).unlink(missing_ok=True)
-        (run.run_dir / LAST).unlink(missing_ok=True)
-    else:
-        cached = reuse(run)
-        if cached is not None:
-            log(f"[{run.name}] reusing finished run {run.run_dir} (config {run.config_hash}); --rerun to retrain")
-            return cached
+    cached = None
+    if ctx.main:  # decisions that touch the disk are rank 0's, then broadcast
+        if rerun:
+            (run.run_dir / RESULT_FILE).unlink(missing_ok=True)
+            (run.run_dir / LAST).unlink(missing_ok=True)
+        else:
+            cached = reuse(run)
+    cached = D.broadcast(cached, ctx)
+    if cached is not None:
+        log(f"[{run.name}] reusing finished run {run.run_dir} (config {run.config_hash}); --rerun to retrain")
+        return cached
     if run.stage_one is not None and results[run.stage_one.config_hash].status != "complete":
         result = failed_result(run, f"its stage-one run '{run.stage_one.name}' did not finish, so there is "
                                     "no encoder to probe")
     else:
         try:
-            result = train_and_evaluate(run, progress=progress, log=log)
+            result = train_and_evaluate(run, progress=progress, log=log, ctx=ctx)
         except Interrupted:
             raise
         except BenchError as exc:
@@ -71,20 +77,28 @@ def _run_one(run: ResolvedRun, results: dict[str, RunResult], rerun: bool, progr
             frames = traceback.extract_tb(exc.__traceback__)
             where = next((f"{f.filename}:{f.lineno}" for f in reversed(frames)), "?")
             result = failed_result(run, f"{type(exc).__name__}: {exc} (at {where})")
-    if result.status == "complete":
-        finish(run, result)
-    else:
-        write_result(result, run.run_dir)
-        log(f"[{run.name}] FAILED: {result.error}")
+    result = D.broadcast(result, ctx)
+    if ctx.main:
+        if result.status == "complete":
+            finish(run, result)
+        else:
+            write_result(result, run.run_dir)
+            log(f"[{run.name}] FAILED: {result.error}")
+    D.barrier(ctx)
     return result
 
 
-def run_suite(runs: list[ResolvedRun], rerun: bool = False, progress: bool = True, log=print) -> list[RunResult]:
+def run_suite(runs: list[ResolvedRun], rerun: bool = False, progress: bool = True, log=print,
+              ctx: D.DistContext = D.SINGLE) -> list[RunResult]:
     """Train and evaluate each run in order. A failing run is recorded and the suite goes on; runs that
-    probe its encoder fail with a message saying so. An interruption stops the suite (resumable)."""
+    probe its encoder fail with a message saying so. An interruption stops the suite (resumable).
+    Under torchrun (``ctx``) every rank calls this; rank 0 alone locks, logs and writes."""
     results: dict[str, RunResult] = {}  # by config hash: the same run name recurs across seeds
+    if not ctx.main:
+        log = lambda message: None  # noqa: E731
     for run in runs:
         wait_msg = lambda r=run: log(f"[{r.name}] another bench process is training this run; waiting for it")  # noqa: E731
-        with run_lock(run.run_dir, on_wait=wait_msg):
-            results[run.config_hash] = _run_one(run, results, rerun, progress, log)
+        lock = run_lock(run.run_dir, on_wait=wait_msg) if ctx.main else nullcontext()
+        with lock:
+            results[run.config_hash] = _run_one(run, results, rerun, progress, log, ctx)
     return list(results.values())

@@ -22,6 +22,7 @@ from bench.evaluation.evaluator import evaluate
 from bench.models import MultiTaskModel, count_parameters, create_encoder, create_tasks
 from bench.registry import ENCODERS
 from bench.results import RunResult, git_info, package_versions, write_result
+from bench.training import distributed as D
 from bench.training.checkpoint import LAST, MODEL, load_checkpoint, save_checkpoint
 from bench.training.plan import ResolvedRun
 
@@ -94,35 +95,48 @@ def _selection_score(metrics: dict[str, dict[str, Any]], tasks) -> float:
     return float(np.mean(scores)) if scores else -math.inf
 
 
-def _encode_checked(model, inputs: torch.Tensor, encoder_name: str, step: int) -> torch.Tensor:
-    """The encoder's forward; on the first step its output is checked against the contract, and any error
-    names the plugin and its package (a wrong shape would otherwise surface deep inside a decoder)."""
+def _encode_checked(model, inputs: torch.Tensor, encoder_name: str) -> torch.Tensor:
+    """The encoder's forward, checked against the contract before training starts; any error names the
+    plugin and its package (a wrong shape would otherwise surface deep inside a decoder). Runs in eval
+    mode, so that the check leaves no trace in batch-norm statistics."""
+    was_training = model.encoder.training
+    model.encoder.eval()
     try:
         z = model.encode(inputs)
     except Exception as exc:
         entry = ENCODERS.entry(encoder_name)
         raise TrainingError(f"encoder plugin '{entry.name}' ({entry.value}, from {entry.package}) raised in forward: "
                             f"{type(exc).__name__}: {exc}. `bench check-encoder {entry.name}` runs it on a tiny batch.") from exc
-    if step == 0 or not isinstance(z, torch.Tensor):
-        expected = (inputs.shape[0], model.encoder.latent_dim)
-        if not isinstance(z, torch.Tensor) or tuple(z.shape) != expected:
-            entry = ENCODERS.entry(encoder_name)
-            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise TrainingError(f"encoder plugin '{entry.name}' ({entry.value}, from {entry.package}) returned {got} "
-                                f"for inputs {tuple(inputs.shape)}; the contract is (B, latent_dim) = {expected}.")
+    finally:
+        model.encoder.train(was_training)
+    expected = (inputs.shape[0], model.encoder.latent_dim)
+    if not isinstance(z, torch.Tensor) or tuple(z.shape) != expected:
+        entry = ENCODERS.entry(encoder_name)
+        got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+        raise TrainingError(f"encoder plugin '{entry.name}' ({entry.value}, from {entry.package}) returned {got} "
+                            f"for inputs {tuple(inputs.shape)}; the contract is (B, latent_dim) = {expected}.")
     return z
 
 
-def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> RunResult:
+def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print, ctx: D.DistContext = D.SINGLE) -> RunResult | None:
+    """Train and evaluate one run; under DDP every rank trains its slice and rank 0 alone returns the result."""
     cfg = run.cfg
     t_start = time.time()
     seed_everything(cfg.train.seed)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     device = select_device(cfg.train.device)
+    if ctx.active and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+        torch.cuda.set_device(device)
+    progress = progress and ctx.main
     encoder = create_encoder(cfg.model.encoder, cfg.model.latent_dim, cfg.encoder_kwargs.get(cfg.model.encoder, {}))
     modality = encoder.modality
+    if not ctx.main:
+        D.barrier(ctx)  # rank 0 generates or prepares the data first; the others then read its cache
     info = open_dataset(cfg.data, progress=progress, with_views=modality == "image")
+    if ctx.main:
+        D.barrier(ctx)
     tasks = create_tasks(run.spec.tasks, info, cfg)
     frozen = run.spec.protocol == "frozen"
     if frozen:
@@ -131,6 +145,7 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
     model = MultiTaskModel(encoder, tasks, cfg, frozen_encoder=frozen).to(device)
     if cfg.train.compile and model.point_heads is not None:
         model.point_heads = torch.compile(model.point_heads)
+    train_model = D.wrap(model, ctx, device)
 
     need_parts = any(t.needs_parts for t in tasks.values())
     load = dict(with_parts=need_parts, with_voxels=modality == "voxels", on_bad_shape=cfg.data.on_bad_shape,
@@ -143,7 +158,7 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
     optimizer = torch.optim.Adam(params, lr=cfg.train.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg.train.lr_schedule, cfg.train.max_steps))
     state: dict[str, Any] = {"step": 0, "best_score": -math.inf, "best_step": -1, "best_state": None,
-                             "stale_evals": 0, "history": [], "train_seconds": 0.0}
+                             "stale_evals": 0, "history": [], "train_seconds": 0.0, "first_loss": None}
     run.run_dir.mkdir(parents=True, exist_ok=True)
     last = run.run_dir / LAST
     if last.is_file():
@@ -155,10 +170,13 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
         log(f"[{run.name}] resuming from step {state['step']} ({last})")
 
     def checkpoint() -> None:
+        if not ctx.main:
+            return
         save_checkpoint(last, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "state": state})
 
     def validate() -> dict[str, dict[str, Any]]:
+        # Every rank validates (same data, same weights); rank 0's numbers decide, so all ranks agree.
         if val_store is None:
             return {}
         ev = evaluate(model, tasks, val_store, cfg.data, cfg.eval, device, modality,
@@ -173,19 +191,24 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
     from bench.progress import progress_bar
 
     t_segment = time.time()
+    checked = False
     with stop_on_signals() as stop, progress_bar(f"{run.suite}/{run.name}", max_steps, enabled=progress) as advance:
         advance(state["step"])
         while state["step"] < max_steps:
             step = state["step"]
             rng = np.random.default_rng([cfg.train.seed, step])  # the batch of a step depends on the step only
             idx = rng.integers(0, len(train_store), cfg.train.batch_size)
-            batch = {k: v.to(device, non_blocking=True) for k, v in train_data.batch(idx, rng).items()}
+            batch = D.shard(train_data.batch(idx, rng), ctx)  # every rank draws the global batch, keeps its slice
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                z = _encode_checked(model, batch["inputs"], cfg.model.encoder, step)
-                out = model.heads(z, batch["points"])
+                if not checked:
+                    with torch.no_grad():
+                        _encode_checked(model, batch["inputs"], cfg.model.encoder)
+                    checked = True
+                out = train_model(batch["inputs"], batch["points"])
                 losses = {t: tasks[t].loss(out[t].float(), batch) for t in tasks}
                 loss = sum(lambdas[t] * losses[t] for t in tasks)
-            if not torch.isfinite(loss):
+            if D.any_rank(not bool(torch.isfinite(loss)), ctx):
                 detail = ", ".join(f"{t} {v.item():.4g}" for t, v in losses.items())
                 kept = f"the last good checkpoint is kept at {last}" if last.is_file() else "no checkpoint was written yet"
                 raise TrainingError(f"[{run.name}] loss became {loss.item()} at step {step} ({detail}); {kept}. "
@@ -196,10 +219,12 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
             scheduler.step()
             state["step"] = step + 1
             fields: dict[str, Any] = {"loss": float(loss.item())}
+            if step == 0:
+                state["first_loss"] = D.mean_over_ranks(float(loss.item()), ctx)
             done = state["step"] >= max_steps
             if state["step"] % eval_every == 0 or done:
                 metrics = validate()
-                score = _selection_score(metrics, tasks) if metrics else -math.inf
+                score = D.broadcast(_selection_score(metrics, tasks) if metrics else -math.inf, ctx)
                 state["history"].append({"step": state["step"], "loss": float(loss.item()), "val_score": score})
                 if score > state["best_score"] or state["best_state"] is None:
                     state.update(best_score=score, best_step=state["step"], stale_evals=0,
@@ -209,12 +234,13 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
                 fields["val"] = score
                 if cfg.train.early_stop and state["stale_evals"] >= cfg.train.early_stop:
                     done = True
-            if state["step"] % cfg.train.checkpoint_every == 0 or done or stop["stop"]:
+            stop_now = D.any_rank(stop["stop"], ctx)
+            if state["step"] % cfg.train.checkpoint_every == 0 or done or stop_now:
                 state["train_seconds"] += time.time() - t_segment
                 t_segment = time.time()
                 checkpoint()
             advance(1, **fields)
-            if stop["stop"]:
+            if stop_now:
                 raise Interrupted(f"[{run.name}] interrupted at step {state['step']}; checkpoint saved to {last}. "
                                   "Run the same command again to resume.")
             if done:
@@ -222,6 +248,8 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
 
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
+    if not ctx.main:
+        return None  # rank 0 evaluates and writes; the runner broadcasts its result
     save_checkpoint(run.run_dir / MODEL, {"encoder": model.encoder.state_dict(), "model": model.state_dict(),
                                           "step": state["best_step"]})
     t_eval = time.time()
@@ -247,6 +275,7 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print) -> Ru
         timings={"train_s": round(state["train_seconds"], 2), "eval_s": round(time.time() - t_eval, 2),
                  "total_s": round(time.time() - t_start, 2), "best_step": state["best_step"],
                  "params_total": count_parameters(model)},
+        training={"first_loss": state.get("first_loss"), "history": state["history"], "world_size": ctx.world},
         device=str(device), packages=package_versions(), git=git_info(), bench_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

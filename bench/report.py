@@ -36,13 +36,21 @@ def _metric(results: dict[str, RunResult], run: str | None, metric: str) -> floa
     return None
 
 
-def paper_comparison(results: list[RunResult], table: str) -> tuple[pd.DataFrame, str]:
-    """Rows of the paper's table with our value beside each paper value; and the table's dataset."""
+def paper_comparison(results: list[RunResult], table: str, suite: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Rows of the paper's table with our value beside each paper value; and the table's dataset.
+
+    A suite other than the table's own (e.g. ``default`` against ``table2``) is matched through the roles
+    of FINDING_RUNS: baseline, joint run, classification baseline, frozen probe.
+    """
     tables = paper_tables()
     if table not in tables:
         raise BenchError(f"no paper table '{table}'.{did_you_mean(table, tables)} Tables: {', '.join(tables)}.")
     spec = tables[table]
     by_run = {r.run_name: r for r in results if r.status == "complete"}
+    if suite and suite != table and suite in FINDING_RUNS and table in FINDING_RUNS:
+        for canonical, ours in zip(FINDING_RUNS[table], FINDING_RUNS[suite]):
+            if canonical and ours and ours in by_run:
+                by_run.setdefault(canonical, by_run[ours])
     rows = []
     for row in spec["rows"]:
         if "values" in row:  # per-class table (7): not mapped to runs

@@ -61,6 +61,11 @@ def test_cli_compare_and_report(tmp_path):
     assert res.exit_code == 0, res.output
     assert "different datasets" in res.output
     assert "within 0.01 of the baseline: yes" in res.output
+    from bench.report import paper_comparison
+    from bench.results import scan_results
+
+    frame, _ = paper_comparison(scan_results(tmp_path), "table2", "default")  # default's runs play table2's roles
+    assert frame.set_index("row").loc["ONet baseline", "iou (ours)"] == 0.7
     bad = CliRunner().invoke(app, ["compare", "default/onett", "default/onet", "-r", str(tmp_path)])
     assert bad.exit_code == 1 and "Did you mean 'default/onet'" in bad.output
 

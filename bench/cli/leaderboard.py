@@ -188,7 +188,7 @@ def report_cmd(
         sections = [("leaderboard", table_html(frame[display_columns(frame)]))]
         notes = [f.line() for f in found]
         if paper:
-            comp, paper_ds = paper_comparison(results, table or suite)
+            comp, paper_ds = paper_comparison(results, table or suite, suite)
             sections.append(("paper", table_html(comp)))
             notes.insert(0, dataset_warning(results, paper_ds))
         images = sorted(p for r in results for p in _run_dir_pngs(r))
@@ -196,7 +196,7 @@ def report_cmd(
         return
     render(results, fmt, title=f"suite {suite}", out=out if fmt != Format.table else None)
     if paper:
-        comp, paper_ds = paper_comparison(results, table or suite)
+        comp, paper_ds = paper_comparison(results, table or suite, suite)
         console.print(f"[yellow]{dataset_warning(results, paper_ds)}[/yellow]", highlight=False)
         _print_frame(comp, f"paper {table or suite}: {paper_ds}", fmt if fmt != Format.html else Format.table, None)
     for f in found:

@@ -278,6 +278,12 @@ def _parse_run(raw: Any, path: str, where: str) -> RunSpec:
         raise ConfigError(f"{where}: {path}: encoder_from is only meaningful with protocol = \"frozen\".")
     if not spec.tasks:
         raise ConfigError(f"{where}: {path}.tasks: at least one task is needed.")
+    for task, weight in spec.lambdas.items():
+        if task not in spec.tasks:
+            raise ConfigError(f"{where}: {path}.lambdas.{task}: not one of the run's tasks "
+                              f"({', '.join(spec.tasks)}).{did_you_mean(task, spec.tasks)}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise ConfigError(f"{where}: {path}.lambdas.{task}: expected a number, got {weight!r}.")
     return spec
 
 

@@ -85,3 +85,13 @@ def test_overrides_order(base_config):
 def test_shipped_config_loads_with_paper_suites(base_config):
     assert {"default", "table2", "table6", "table8", "smoke"} <= set(base_config.suites)
     assert base_config.suites["table8"].profile == "paper"
+
+
+def test_lambdas_must_name_the_runs_tasks():
+    raw = {"suites": {"s": {"runs": [{"name": "a", "tasks": ["reconstruction", "segmentation"],
+                                      "lambdas": {"segmentaton": 0.5}}]}}}
+    with pytest.raises(ConfigError, match="Did you mean 'segmentation'"):
+        parse_config(raw, "x.toml")
+    raw["suites"]["s"]["runs"][0]["lambdas"] = {"segmentation": "half"}
+    with pytest.raises(ConfigError, match="expected a number"):
+        parse_config(raw, "x.toml")

@@ -19,7 +19,7 @@ SHOWN_METRICS = ("iou", "chamfer_l1", "normal_consistency", "fscore", "miou", "m
 ID_COLUMNS = ("rank", "suite", "run", "encoder", "protocol", "tasks", "dataset", "flags")
 
 
-def _directions(results: list[RunResult]) -> dict[str, str]:
+def metric_directions(results: list[RunResult]) -> dict[str, str]:
     out: dict[str, str] = {}
     for r in results:
         for info in r.metric_info.values():
@@ -55,7 +55,7 @@ def _merge_seeds(frame: pd.DataFrame, results: list[RunResult]) -> pd.DataFrame:
     """One row per seed group: metric means, their standard deviations as ``<metric>_std``, ``seeds`` = n."""
     if frame.empty or not frame["seed_group"].duplicated().any():
         return frame
-    metrics = sorted(set(_directions(results)) & set(frame.columns))
+    metrics = sorted(set(metric_directions(results)) & set(frame.columns))
     merged = []
     for _, group in frame.groupby("seed_group", sort=False):
         row = group.iloc[0].copy()
@@ -90,7 +90,7 @@ def leaderboard_frame(results: list[RunResult], sort: str | None = None, suite: 
     frame = _merge_seeds(pd.DataFrame(rows), [r for r in results if not _filtered_out(r, suite, dataset, encoder, task)])
     if frame.empty:
         return frame
-    directions = _directions(results)
+    directions = metric_directions(results)
     if sort:
         if sort not in frame.columns:
             known = [c for c in frame.columns if c in directions]

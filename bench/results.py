@@ -84,6 +84,11 @@ class RunResult:
 
 
 
+def run_dir_for(results_dir: Path | str, suite: str, run_name: str, config_hash: str) -> Path:
+    """The folder of a run: results/<suite>/<run-name>-<config-hash>/ (DESIGN.md)."""
+    return Path(results_dir) / suite / f"{run_name}-{config_hash}"
+
+
 def write_result(result: RunResult, run_dir: Path) -> Path:
     path = Path(run_dir) / RESULT_FILE
     atomic_write_json(path, result.to_dict())

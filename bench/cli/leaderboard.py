@@ -46,8 +46,10 @@ def render(results, fmt: Format = Format.table, sort: str | None = None, title: 
 
 
 def _run_dir_pngs(result) -> list[Path]:
-    folder = Path(result.config.get("all_sections", {}).get("output", {}).get("results_dir", "results"))
-    run_dir = folder / result.suite / f"{result.run_name}-{result.config_hash}"
+    from bench.results import run_dir_for
+
+    folder = result.config.get("all_sections", {}).get("output", {}).get("results_dir", "results")
+    run_dir = run_dir_for(folder, result.suite, result.run_name, result.config_hash)
     return sorted(run_dir.glob("*.png")) if run_dir.is_dir() else []
 
 
@@ -112,7 +114,7 @@ def compare_cmd(
     """Metrics side by side with deltas and, per metric, which run is better (direction-aware)."""
     import pandas as pd
 
-    from bench.leaderboard import _directions
+    from bench.leaderboard import metric_directions
     from bench.report import compare_frame
 
     groups = [_resolve_run(a, results_dir) for a in items]
@@ -123,7 +125,7 @@ def compare_cmd(
         pairs = {n: [next((r for r in g if r.run_name == n), None) for g in groups] for n in names}
         pairs = {n: rs for n, rs in pairs.items() if all(rs)}
     for label, runs in pairs.items():
-        directions = _directions(runs)
+        directions = metric_directions(runs)
         frame = compare_frame(runs, directions)
         if per_category:
             rows = []
@@ -218,7 +220,10 @@ def export_cmd(
     from bench.training.restore import restore_run
 
     (result,) = _resolve_run(run, results_dir)[:1]
-    run_dir = Path(run) if (Path(run) / "result.json").is_file() else results_dir / result.suite / f"{result.run_name}-{result.config_hash}"
+    from bench.results import run_dir_for
+
+    run_dir = Path(run) if (Path(run) / "result.json").is_file() else \
+        run_dir_for(results_dir, result.suite, result.run_name, result.config_hash)
     restored = restore_run(run_dir)
     if "reconstruction" not in restored.tasks:
         from bench.errors import ResultError

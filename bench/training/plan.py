@@ -10,7 +10,7 @@ from typing import Any
 from bench._io import stable_hash
 from bench.config import BenchConfig, RunSpec, SuiteSpec
 from bench.errors import ConfigError, did_you_mean
-from bench.results import RESULT_FILE
+from bench.results import RESULT_FILE, run_dir_for
 
 # Options that change how fast a run goes, not what it computes: left out of the config hash.
 NON_SEMANTIC = {"train": ("device", "threads", "compile"), "data": ("data_dir", "on_bad_shape"), "output": ("results_dir",)}
@@ -98,7 +98,7 @@ def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, di
                                                   enc.encoder: stage_one.cfg.encoder_kwargs.get(enc.encoder, {})})
             run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited)
             run.config_hash = stable_hash(run.semantic_config())
-            run.run_dir = Path(run_cfg.output.results_dir) / suite_name / f"{spec.name}-{run.config_hash}"
+            run.run_dir = run_dir_for(run_cfg.output.results_dir, suite_name, spec.name, run.config_hash)
             resolved[spec.name] = run
         out += resolved.values()
     return out

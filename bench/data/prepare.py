@@ -17,6 +17,7 @@ from bench.data.format import Category, DatasetInfo, write_shape
 from bench.data.meshio import load_mesh, normalise_to_unit_cube
 from bench.errors import DataError
 from bench.geometry.occupancy import fast_winding_numbers, winding_method
+from bench.geometry.surface import query_points, voxel_centres
 from bench.geometry.voronoi import voronoi_labels
 
 PREPARE_VERSION = 1
@@ -84,36 +85,28 @@ def render_item(args) -> tuple[str, str | None]:
     """Render the views of one prepared shape from its source mesh (for image encoders)."""
     item, root, n_views, size, seed = args
     from bench.data.format import write_views
-    from bench.data.render import render_views
+    from bench.data.render import render_views, view_rng
 
     try:
-        images, az = render_views(normalised_mesh(item), n_views, size,
-                                  np.random.default_rng([seed, 7, int(stable_hash(item.shape_id, 8), 16)]))
+        images, az = render_views(normalised_mesh(item), n_views, size, view_rng(seed, item.shape_id))
         write_views(Path(root) / item.shape_id, images, az)
         return item.shape_id, None
     except Exception as exc:  # noqa: BLE001
         return item.shape_id, f"{type(exc).__name__}: {exc}"
 
 
-def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> str:
-    """Prepare one shape into ``root/item.shape_id``; returns the inside/outside method used."""
+def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> None:
+    """Prepare one shape into ``root/item.shape_id`` (inside/outside by ``winding_method()``)."""
     import trimesh
 
     mesh = normalised_mesh(item)
     rng = np.random.default_rng([params.seed, int(stable_hash(item.shape_id, 8), 16)])
     surface, face_idx = trimesh.sample.sample_surface(mesh, params.n_surface, seed=rng)
     normals = mesh.face_normals[face_idx]
-    n_uniform = int(round(params.n_points * (1 - params.near_share)))
-    n_near = params.n_points - n_uniform
-    bound = 0.55
-    sigma = np.resize(np.array(params.near_sigmas), n_near)[:, None]
-    near = surface[rng.integers(0, len(surface), n_near)] + rng.standard_normal((n_near, 3)) * sigma
-    points = np.concatenate([rng.uniform(-bound, bound, (n_uniform, 3)), np.clip(near, -bound, bound)])
-    points = points.astype(np.float16)  # occupancy is computed at the stored coordinates
+    points, n_uniform = query_points(surface, params.n_points, params.near_share, params.near_sigmas, rng)
     r = params.voxel_resolution
-    centres = (np.arange(r) + 0.5) / r - 0.5
-    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), -1).reshape(-1, 3)
-    w, method = fast_winding_numbers(mesh.vertices, mesh.faces, np.concatenate([points.astype(np.float64), grid]))
+    grid = voxel_centres(r)
+    w, _ = fast_winding_numbers(mesh.vertices, mesh.faces, np.concatenate([points, grid]).astype(np.float64))
     occ, voxels = w[: len(points)] >= 0.5, (w[len(points):] >= 0.5).reshape(r, r, r)
     labels = surface_labels = None
     if item.labelled_points:
@@ -127,7 +120,6 @@ def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> str:
     write_shape(root / item.shape_id, points, occ, surface.astype(np.float32), normals.astype(np.float32),
                 n_uniform=n_uniform, labels=labels, surface_labels=surface_labels, voxels=voxels,
                 loc=mesh.metadata["loc"], scale=mesh.metadata["scale"])
-    return method
 
 
 def _prepare_one(args) -> tuple[str, str | None]:

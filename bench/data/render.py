@@ -71,6 +71,13 @@ def render_view(mesh: trimesh.Trimesh, camera: Camera, size: int = 137, intersec
     return (img.reshape(size, size, 3) * 255).round().astype(np.uint8)
 
 
+def view_rng(seed: int, shape_id: str) -> np.random.Generator:
+    """The camera azimuths of a shape depend on the seed and its id only, so re-rendering is reproducible."""
+    from bench._io import stable_hash
+
+    return np.random.default_rng([seed, 7, int(stable_hash(shape_id, 8), 16)])
+
+
 def render_views(mesh: trimesh.Trimesh, n_views: int = 24, size: int = 137, rng: np.random.Generator | None = None,
                  radius: float = 2.0, elevation_deg: float = 25.0) -> tuple[np.ndarray, np.ndarray]:
     """(V, size, size, 3) uint8 views at random azimuths, and the azimuths (V,)."""

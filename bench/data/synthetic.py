@@ -22,7 +22,7 @@ from bench.data.format import DATASET_FILE, Category, DatasetInfo, read_dataset_
 from bench.data.shapes import CATEGORIES
 from bench.errors import ConfigError, DataError, did_you_mean
 from bench.geometry import sdf as S
-from bench.geometry.surface import mesh_from_sdf, sample_sdf_surface
+from bench.geometry.surface import mesh_from_sdf, query_points, sample_sdf_surface, voxel_centres
 from bench.geometry.voronoi import voronoi_labels
 from bench.parallel import run_parallel
 
@@ -104,20 +104,13 @@ def make_shape(category: str, rng: np.random.Generator, preset: Preset) -> dict[
     global_ids = np.array([per_cat[category][part_order.index(n)] for n in names])
     surface_labels = global_ids[nearest_part]
 
-    n_uniform = int(round(preset.n_points * (1 - preset.near_share)))
-    n_near = preset.n_points - n_uniform
-    uniform = rng.uniform(-bound, bound, size=(n_uniform, 3))
-    sigma = np.resize(np.array(NEAR_SIGMAS, dtype=np.float32), n_near)[:, None]
-    near = s32[rng.integers(0, len(s32), n_near)] + rng.standard_normal((n_near, 3), dtype=np.float32) * sigma
-    points = np.concatenate([uniform, np.clip(near, -bound, bound)]).astype(np.float16)
+    points, n_uniform = query_points(s32, preset.n_points, preset.near_share, NEAR_SIGMAS, rng, bound)
     p32 = points.astype(np.float32)
     occ = whole(p32) < 0
     labels = voronoi_labels(p32, s32, surface_labels, inside=occ)
 
     r = preset.voxel_resolution
-    centres = (np.arange(r, dtype=np.float32) + 0.5) / r - 0.5
-    grid = np.stack(np.meshgrid(centres, centres, centres, indexing="ij"), -1).reshape(-1, 3)
-    voxels = (whole(grid) < 0).reshape(r, r, r)
+    voxels = (whole(voxel_centres(r)) < 0).reshape(r, r, r)
     return dict(points=points, occupancies=occ, n_uniform=n_uniform, surface=surface, normals=normals,
                 labels=labels, surface_labels=surface_labels, voxels=voxels, loc=loc, scale=scale)
 
@@ -139,13 +132,13 @@ def shape_mesh(shape_id: str, seed: int, loc: np.ndarray, scale: float, resoluti
 def _render_one(args) -> tuple[str, str | None]:
     root, shape_id, seed, n_views, size, resolution = args
     from bench.data.format import write_views
-    from bench.data.render import render_views
+    from bench.data.render import render_views, view_rng
 
     try:
         with np.load(Path(root) / shape_id / "points.npz") as pts:
             loc, scale = pts["loc"], float(pts["scale"])
         mesh = shape_mesh(shape_id, seed, loc, scale, resolution)
-        images, azimuths = render_views(mesh, n_views, size, np.random.default_rng([seed, 7, int(stable_hash(shape_id, 8), 16)]))
+        images, azimuths = render_views(mesh, n_views, size, view_rng(seed, shape_id))
         write_views(Path(root) / shape_id, images, azimuths)
         return shape_id, None
     except Exception as exc:  # noqa: BLE001 - reported with the shape id

@@ -15,6 +15,28 @@ def grid_points(resolution: int, bound: float) -> np.ndarray:
     return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
 
 
+def voxel_centres(resolution: int) -> np.ndarray:
+    """Centres of a resolution^3 voxel grid over the unit cube [-0.5, 0.5]^3, ``(R^3, 3)`` float32, x slowest."""
+    c = (np.arange(resolution, dtype=np.float32) + 0.5) / resolution - 0.5
+    return np.stack(np.meshgrid(c, c, c, indexing="ij"), -1).reshape(-1, 3)
+
+
+def query_points(surface: np.ndarray, n_points: int, near_share: float, sigmas: tuple[float, ...],
+                 rng: np.random.Generator, bound: float = 0.55) -> tuple[np.ndarray, int]:
+    """ONet-style query points: uniform in [-bound, bound]^3 first, then surface samples jittered by
+    N(0, sigma) (sigmas taken in turn), clipped to the box. (S, 3) -> ((P, 3) float16, n_uniform).
+
+    Returned as float16, the precision they are stored at, so that labels computed on them are exact.
+    """
+    n_uniform = int(round(n_points * (1 - near_share)))
+    n_near = n_points - n_uniform
+    uniform = rng.uniform(-bound, bound, size=(n_uniform, 3))
+    sigma = np.resize(np.array(sigmas, dtype=np.float32), n_near)[:, None]
+    surface = np.asarray(surface, dtype=np.float32)
+    near = surface[rng.integers(0, len(surface), n_near)] + rng.standard_normal((n_near, 3), dtype=np.float32) * sigma
+    return np.concatenate([uniform, np.clip(near, -bound, bound)]).astype(np.float16), n_uniform
+
+
 def mesh_from_grid(values: np.ndarray, bound: float, level: float = 0.0) -> trimesh.Trimesh:
     """Marching cubes on a ``(R, R, R)`` grid of values spanning [-bound, bound]^3.
 

@@ -130,8 +130,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def to_markdown(frame: pd.DataFrame) -> str:
-    cols = display_columns(frame)
+def to_markdown(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """A Markdown table of ``columns`` (default: the leaderboard's display columns)."""
+    cols = display_columns(frame) if columns is None else columns
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, row in frame.iterrows():
         lines.append("| " + " | ".join(_fmt(row[c]).replace("|", "\\|") for c in cols) + " |")

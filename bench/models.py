@@ -18,7 +18,7 @@ def create_encoder(name: str, latent_dim: int, kwargs: dict[str, Any] | None = N
     """Build an encoder plugin and check the static part of its contract (see `bench check-encoder`)."""
     entry = ENCODERS.entry(name)
     factory = ENCODERS.load(name)
-    where = f"encoder plugin '{entry.name}' ({entry.value}, from {entry.package})"
+    where = entry.label("encoder")
     try:
         encoder = factory(latent_dim=latent_dim, **(kwargs or {}))
     except TypeError as exc:
@@ -44,8 +44,7 @@ def create_tasks(names: tuple[str, ...] | list[str], info: DatasetInfo, cfg: Ben
         cls = TASKS.load(name)
         task = cls(info, cfg.eval)
         if not isinstance(task, Task):
-            entry = TASKS.entry(name)
-            raise PluginContractError(f"task plugin '{name}' ({entry.value}, from {entry.package}) must subclass "
+            raise PluginContractError(f"{TASKS.entry(name).label('task')} must subclass "
                                       "bench.contracts.Task.")
         if task.needs_parts and not info.has_parts:
             raise ConfigError(f"task '{name}' needs part labels, and dataset {info.name} has none. "

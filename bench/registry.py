@@ -32,6 +32,10 @@ class PluginEntry:
     def builtin(self) -> bool:
         return self.package == OWN_DISTRIBUTION
 
+    def label(self, kind: str) -> str:
+        """How errors name a plugin: "encoder plugin 'x' (pkg.mod:Attr, from dist)"."""
+        return f"{kind} plugin '{self.name}' ({self.value}, from {self.package})"
+
 
 class PluginCollisionWarning(UserWarning):
     pass
@@ -135,8 +139,7 @@ class Registry:
             obj = import_attr(entry.value)
         except Exception as exc:
             raise PluginLoadError(
-                f"{self.kind} plugin '{entry.name}' ({entry.value}, from {entry.package}) failed to "
-                f"import: {type(exc).__name__}: {exc}"
+                f"{entry.label(self.kind)} failed to import: {type(exc).__name__}: {exc}"
             ) from exc
         if self._check is not None:
             self._check(entry.name, obj)

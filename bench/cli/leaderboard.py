@@ -153,9 +153,9 @@ def _print_frame(frame, title: str, fmt: Format, out: Path | None) -> None:
     elif fmt == Format.csv:
         _emit(frame.to_csv(index=False), out)
     elif fmt == Format.markdown:
-        lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-        lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for _, row in frame.iterrows()]
-        _emit("\n".join(lines) + "\n", out)
+        from bench.leaderboard import to_markdown
+
+        _emit(to_markdown(frame, list(frame.columns)) + "\n", out)
     else:
         from bench.html import page, table_html
 

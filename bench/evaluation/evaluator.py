@@ -89,9 +89,8 @@ def _score(task: Task, name: str, logits, store: ShapeStore, i: int, indices) ->
         from bench.errors import PluginContractError
         from bench.registry import TASKS
 
-        entry = TASKS.entry(name)
-        raise PluginContractError(f"task plugin '{name}' ({entry.value}, from {entry.package}) raised in "
-                                  f"score_shape on shape {store.ids[i]}: {type(exc).__name__}: {exc}") from exc
+        raise PluginContractError(f"{TASKS.entry(name).label('task')} raised in score_shape on shape "
+                                  f"{store.ids[i]}: {type(exc).__name__}: {exc}") from exc
 
 
 def mesh_for_shape(model, z: torch.Tensor, eval_cfg: EvalConfig, device: torch.device, amp: bool = False):

@@ -105,15 +105,14 @@ def _encode_checked(model, inputs: torch.Tensor, encoder_name: str) -> torch.Ten
         z = model.encode(inputs)
     except Exception as exc:
         entry = ENCODERS.entry(encoder_name)
-        raise TrainingError(f"encoder plugin '{entry.name}' ({entry.value}, from {entry.package}) raised in forward: "
+        raise TrainingError(f"{entry.label('encoder')} raised in forward: "
                             f"{type(exc).__name__}: {exc}. `bench check-encoder {entry.name}` runs it on a tiny batch.") from exc
     finally:
         model.encoder.train(was_training)
     expected = (inputs.shape[0], model.encoder.latent_dim)
     if not isinstance(z, torch.Tensor) or tuple(z.shape) != expected:
-        entry = ENCODERS.entry(encoder_name)
         got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-        raise TrainingError(f"encoder plugin '{entry.name}' ({entry.value}, from {entry.package}) returned {got} "
+        raise TrainingError(f"{ENCODERS.entry(encoder_name).label('encoder')} returned {got} "
                             f"for inputs {tuple(inputs.shape)}; the contract is (B, latent_dim) = {expected}.")
     return z
 

@@ -66,7 +66,7 @@ def write_modelnet(root):
 def test_modelnet40_adapter_prepares_and_skips_the_broken_mesh(tmp_path):
     write_modelnet(tmp_path / "ModelNet40")
     ds = ModelNet40(DataConfig(name="modelnet40", path=str(tmp_path / "ModelNet40"), data_dir=str(tmp_path / "cache")))
-    ds.params = SMALL
+    ds.set_params(SMALL)
     root = ds.prepare(progress=False)
     info = read_dataset_info(root)
     assert [c.id for c in info.categories] == ["ball", "box"]
@@ -84,8 +84,11 @@ def test_modelnet40_adapter_prepares_and_skips_the_broken_mesh(tmp_path):
 
 def test_sharded_prepare_finalises_after_all_shards(tmp_path):
     write_modelnet(tmp_path / "src")
-    ds = ModelNet40(DataConfig(name="modelnet40", path=str(tmp_path / "src"), data_dir=str(tmp_path / "c")))
-    ds.params = SMALL
+    cfg = DataConfig(name="modelnet40", path=str(tmp_path / "src"), data_dir=str(tmp_path / "c"))
+    ds = ModelNet40(cfg)
+    default_root = ds.root
+    ds.set_params(SMALL)
+    assert ds.root != default_root  # other settings never reuse (or spoil) the default cache folder
     with pytest.raises(DataError, match="not every shard"):
         ds.prepare(progress=False, shard=(0, 2), workers=1)
     root = ds.prepare(progress=False, shard=(1, 2), workers=1)
@@ -103,7 +106,7 @@ def test_mesh_folder_adapter(tmp_path):
         trimesh.creation.cylinder(radius=0.3 + 0.02 * k, height=0.5).export(src / "mugs" / f"m{k}.obj")
         trimesh.creation.annulus(r_min=0.2, r_max=0.4, height=0.1).export(src / "rings" / f"r{k}.ply")
     ds = MeshFolder(DataConfig(name="meshes", path=str(src), data_dir=str(tmp_path / "cache")))
-    ds.params = SMALL
+    ds.set_params(SMALL)
     info = read_dataset_info(ds.prepare(progress=False))
     assert {c.id for c in info.categories} == {"mugs", "rings"}
     assert sum(len(v) for v in info.splits.values()) == 8
@@ -127,7 +130,7 @@ def test_shapenetpart_adapter_labels_parts_by_voronoi(tmp_path):
         label = np.where(pts[:, 0] < 0, 36, 37)  # left half part 36, right half part 37 (Mug's parts)
         np.savetxt(src / "03797390" / f"{m}.txt", np.c_[pts, np.zeros_like(pts), label])
     ds = ShapeNetPart(DataConfig(name="shapenetpart", path=str(src), mesh_path=str(meshes), data_dir=str(tmp_path / "c")))
-    ds.params = SMALL
+    ds.set_params(SMALL)
     info = read_dataset_info(ds.prepare(progress=False))
     assert info.categories[0].parts == [36, 37] and len(info.part_names) == 50
     store = ShapeStore.load(info, "train", with_parts=True)

@@ -161,22 +161,20 @@ def prepare_cmd(
     from dataclasses import replace
 
     from bench.config import DataConfig
-    from bench.data.prepare import finalise, parse_shard, prepare_items
+    from bench.data.prepare import parse_shard
     from bench.errors import ConfigError
     from bench.registry import DATASETS
 
     if name not in ("modelnet40", "shapenetpart", "meshes"):
         raise ConfigError(f"bench prepare {name}: choose modelnet40, shapenetpart or meshes.")
     adapter = DATASETS.load(name)(DataConfig(name=name, path=str(path), mesh_path=str(mesh_path or "")))
-    adapter.params = replace(adapter.params, n_points=points, n_surface=surface)
+    adapter.set_params(replace(adapter.params, n_points=points, n_surface=surface))
     root = out or adapter.root
-    items, categories, part_names = adapter.listing()
-    report = prepare_items(items, root, adapter.params, workers=workers, shard=parse_shard(shard))
+    report, info = adapter.build(root, workers=workers, shard=parse_shard(shard))
     console.print(f"{report.done} prepared, {report.skipped_existing} already done, {len(report.failed)} failed "
                   f"({report.method or 'nothing labelled'}) -> {root}")
     for sid, err in report.failed[:20]:
         console.print(f"[yellow]skipped[/yellow] {sid}: {err}", highlight=False, markup=True)
-    info = finalise(items, root, name, categories, part_names, adapter.params, str(path))
     if info is None:
         console.print("dataset.json not written yet: other shards are unfinished.")
     else:

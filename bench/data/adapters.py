@@ -8,9 +8,9 @@ from pathlib import Path
 
 from bench._io import stable_hash
 from bench.config import DataConfig
-from bench.data.format import DATASET_FILE, Category
+from bench.data.format import DATASET_FILE, Category, DatasetInfo
 from bench.data.meshio import MESH_SUFFIXES
-from bench.data.prepare import MeshItem, PrepareParams, finalise, prepare_items
+from bench.data.prepare import MeshItem, PrepareParams, PrepareReport, finalise, prepare_items
 from bench.errors import ConfigError, DataError
 
 
@@ -37,9 +37,13 @@ class _PreparedSource:
             raise ConfigError(f"data.path: the '{self.name}' dataset needs the folder of its raw data; "
                               f"pass --set data.path=/path/to/it (see the README's Datasets section).")
         self.cfg, self.source = cfg, Path(cfg.path).expanduser()
-        self.params = PrepareParams(seed=seed)
-        key = stable_hash({"source": str(self.source.resolve()), "params": self.params.__dict__, "extra": self.extra_key()})
-        self.root = _cache_root(cfg) / f"{self.name}-{key}"
+        self.set_params(PrepareParams(seed=seed))
+
+    def set_params(self, params: PrepareParams) -> None:
+        """Preparation settings; the cache folder follows them, so other settings never reuse it."""
+        self.params = params
+        key = stable_hash({"source": str(self.source.resolve()), "params": params.__dict__, "extra": self.extra_key()})
+        self.root = _cache_root(self.cfg) / f"{self.name}-{key}"
 
     def extra_key(self) -> str:
         return ""
@@ -60,16 +64,23 @@ class _PreparedSource:
         if failures:
             raise DataError(f"{len(failures)} shapes failed to render, e.g. {failures[0][0]}: {failures[0][1]}")
 
-    def prepare(self, progress: bool = True, workers: int = 0, shard: tuple[int, int] = (0, 1)) -> Path:
-        if (self.root / DATASET_FILE).is_file():
-            return self.root
+    def build(self, root: Path | None = None, workers: int = 0, shard: tuple[int, int] = (0, 1),
+              progress: bool = True) -> tuple[PrepareReport, DatasetInfo | None]:
+        """Prepare this shard's unfinished shapes into ``root`` (default: the cache) and write dataset.json
+        once every shard is done (else the info is None)."""
+        root = Path(root or self.root)
         if not self.source.is_dir():
             raise DataError(f"{self.source}: {self.name} source folder not found (data.path).")
         items, categories, part_names = self.listing()
         if not items:
             raise DataError(f"{self.source}: no shapes found for {self.name}; check the folder layout in the README.")
-        prepare_items(items, self.root, self.params, workers=workers, shard=shard, progress=progress)
-        info = finalise(items, self.root, self.name, categories, part_names, self.params, str(self.source))
+        report = prepare_items(items, root, self.params, workers=workers, shard=shard, progress=progress)
+        return report, finalise(items, root, self.name, categories, part_names, self.params, str(self.source))
+
+    def prepare(self, progress: bool = True, workers: int = 0, shard: tuple[int, int] = (0, 1)) -> Path:
+        if (self.root / DATASET_FILE).is_file():
+            return self.root
+        _, info = self.build(workers=workers, shard=shard, progress=progress)
         if info is None:
             raise DataError(f"{self.root}: not every shard is finished yet; run the remaining --shard jobs, then again.")
         return self.root

@@ -12,7 +12,7 @@ import sys
 import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,15 +21,15 @@ else:  # pragma: no cover
 
 from bench.errors import ConfigError, did_you_mean
 
-PROTOCOLS = ("single", "joint", "frozen")
-LAYOUTS = ("parallel", "joint")
+Protocol = Literal["single", "joint", "frozen"]
+PROTOCOLS: tuple[str, ...] = typing.get_args(Protocol)
 
 
 @dataclass(frozen=True)
 class DataConfig:
     name: str = "synthetic"
     """Registered dataset name (`bench datasets`)."""
-    preset: str = "small"
+    preset: Literal["tiny", "small", "large"] = "small"
     """Synthetic preset: tiny | small | large."""
     path: str = ""
     """Folder of the dataset (prepared, or the raw source of modelnet40 / shapenetpart / meshes)."""
@@ -49,7 +49,7 @@ class DataConfig:
     """Rendered views per shape for image encoders (the paper: 24); rendered and cached on first use."""
     image_size: int = 137
     """Side of rendered views (Choy et al.: 137; 224 for ImageNet-sized inputs)."""
-    on_bad_shape: str = "skip"
+    on_bad_shape: Literal["skip", "stop"] = "skip"
     """skip: drop a broken shape and count it in the result; stop: fail with its path."""
 
 
@@ -60,12 +60,12 @@ class ModelConfig:
     latent_dim: int = 512
     """Size D of the latent code z (ONet point-cloud encoder: 512)."""
     decoder: str = "cbn"
-    """Point decoder: cbn (ONet conditional batch norm) | concat."""
+    """Point decoder name (`bench decoders`: cbn = ONet conditional batch norm, concat) or module:attr."""
     decoder_hidden: int = 256
     """Hidden width of the point decoder (ONet: 256)."""
     decoder_blocks: int = 5
     """Residual blocks in the point decoder (ONet: 5)."""
-    layout: str = "parallel"
+    layout: Literal["parallel", "joint"] = "parallel"
     """parallel: one decoder per point task; joint: one decoder, channels sliced per task."""
     classifier_hidden: int = 256
     """Hidden width of the 2-layer MLP classifier."""
@@ -75,7 +75,7 @@ class ModelConfig:
 class TrainConfig:
     lr: float = 1e-4
     """Adam learning rate (the paper's 1e-4)."""
-    lr_schedule: str = "constant"
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     """constant | cosine (decay to 5% of lr over max_steps)."""
     batch_size: int = 64
     """Shapes per step."""
@@ -89,7 +89,7 @@ class TrainConfig:
     """Stop after this many validations without improvement; 0 = off."""
     seed: int = 0
     """Seed of python, numpy, torch and the data order."""
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     """auto | cpu | cuda | mps."""
     amp: bool = False
     """bfloat16 autocast on CUDA."""
@@ -101,7 +101,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    split: str = "test"
+    split: Literal["test", "val", "train"] = "test"
     """Split the final metrics are computed on."""
     iou_threshold: float = 0.5
     """Occupancy probability threshold for IoU and meshing (recorded in results)."""
@@ -125,7 +125,7 @@ class EvalConfig:
     """Points sampled on each mesh for Chamfer-L1."""
     fscore_tau: float = 0.01
     """F-score threshold, as a fraction of the box side."""
-    miou_absent: str = "both"
+    miou_absent: Literal["both", "gt"] = "both"
     """Part absent from truth and prediction: both -> 1 (PointNet); gt -> part absent from truth scores 1."""
 
 
@@ -141,7 +141,7 @@ class RunSpec:
 
     name: str
     tasks: tuple[str, ...]
-    protocol: str = "single"
+    protocol: Protocol = "single"
     encoder_from: str = ""
     """Run whose encoder is frozen and probed (protocol frozen)."""
     lambdas: dict[str, float] = field(default_factory=dict)
@@ -165,7 +165,8 @@ SECTIONS: dict[str, type] = {
     "eval": EvalConfig,
     "output": OutputConfig,
 }
-TOP_LEVEL = (*SECTIONS, "encoder_kwargs", "profiles", "suites")
+PLUGIN_KWARGS = ("encoder_kwargs", "decoder_kwargs")
+TOP_LEVEL = (*SECTIONS, *PLUGIN_KWARGS, "profiles", "suites")
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ class BenchConfig:
     output: OutputConfig = OutputConfig()
     encoder_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Keyword arguments per encoder name; a plugin gets only its own."""
+    decoder_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Keyword arguments per point-decoder name (beyond latent_dim, out_channels, hidden, blocks)."""
     profiles: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     suites: dict[str, SuiteSpec] = field(default_factory=dict)
     source: str = "<defaults>"
@@ -188,11 +191,11 @@ class BenchConfig:
         """A copy with ``{section: {key: value}}`` applied and type-checked."""
         changes = {}
         for section, values in overrides.items():
-            if section == "encoder_kwargs":
-                merged = {k: dict(v) for k, v in self.encoder_kwargs.items()}
-                for enc, kw in _expect_table(values, "encoder_kwargs", where).items():
-                    merged.setdefault(enc, {}).update(_expect_table(kw, f"encoder_kwargs.{enc}", where))
-                changes["encoder_kwargs"] = merged
+            if section in PLUGIN_KWARGS:
+                merged = {k: dict(v) for k, v in changes.get(section, getattr(self, section)).items()}
+                for name, kw in _expect_table(values, section, where).items():
+                    merged.setdefault(name, {}).update(_expect_table(kw, f"{section}.{name}", where))
+                changes[section] = merged
                 continue
             if section not in SECTIONS:
                 raise ConfigError(
@@ -213,6 +216,8 @@ def _expect_table(value: Any, path: str, where: str) -> dict[str, Any]:
 def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
     """(ok, coerced value) for the simple annotation types used in the config dataclasses."""
     origin = typing.get_origin(tp)
+    if origin is Literal:
+        return value in typing.get_args(tp), value
     if tp is bool:
         return isinstance(value, bool), value
     if tp is int:
@@ -232,6 +237,8 @@ def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
 
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(tp)))
     if origin is tuple:
         return "list of strings"
     if origin is dict:
@@ -249,6 +256,10 @@ def _apply(obj: Any, values: dict[str, Any], path: str, where: str) -> Any:
             suggestion = suggestion.replace("'", f"'{path}.", 1) if suggestion else ""
             raise ConfigError(f"{where}: {path}.{key}: unknown key.{suggestion}")
         ok, coerced = _type_ok(value, hints[key])
+        if not ok and typing.get_origin(hints[key]) is Literal:
+            choices = [str(c) for c in typing.get_args(hints[key])]
+            raise ConfigError(f"{where}: {path}.{key}: {value!r} is not one of {', '.join(choices)}."
+                              f"{did_you_mean(str(value), choices)}")
         if not ok:
             raise ConfigError(
                 f"{where}: {path}.{key}: expected {_type_name(hints[key])}, got "
@@ -260,18 +271,13 @@ def _apply(obj: Any, values: dict[str, Any], path: str, where: str) -> Any:
 
 def _parse_run(raw: Any, path: str, where: str) -> RunSpec:
     table = dict(_expect_table(raw, path, where))
-    overrides = {k: table.pop(k) for k in list(table) if k in SECTIONS or k == "encoder_kwargs"}
+    overrides = {k: table.pop(k) for k in list(table) if k in SECTIONS or k in PLUGIN_KWARGS}
     if "name" not in table or "tasks" not in table:
         raise ConfigError(f"{where}: {path}: a run needs 'name' and 'tasks'.")
     if isinstance(table.get("tasks"), str):
         table["tasks"] = [table["tasks"]]
     spec = _apply(RunSpec(name="?", tasks=()), table, path, where)
     spec = replace(spec, overrides=overrides)
-    if spec.protocol not in PROTOCOLS:
-        raise ConfigError(
-            f"{where}: {path}.protocol: '{spec.protocol}' is not one of {', '.join(PROTOCOLS)}."
-            f"{did_you_mean(spec.protocol, PROTOCOLS)}"
-        )
     if spec.protocol == "frozen" and not spec.encoder_from:
         raise ConfigError(f"{where}: {path}: protocol 'frozen' needs encoder_from = \"<run name>\".")
     if spec.protocol != "frozen" and spec.encoder_from:
@@ -316,7 +322,7 @@ def parse_config(raw: dict[str, Any], where: str) -> BenchConfig:
     for key in raw:
         if key not in TOP_LEVEL:
             raise ConfigError(f"{where}: {key}: unknown section.{did_you_mean(key, TOP_LEVEL)}")
-    sections = {k: v for k, v in raw.items() if k in SECTIONS or k == "encoder_kwargs"}
+    sections = {k: v for k, v in raw.items() if k in SECTIONS or k in PLUGIN_KWARGS}
     cfg = BenchConfig(source=where).with_overrides(sections, where)
     profiles = _expect_table(raw.get("profiles", {}), "profiles", where)
     for pname, overrides in profiles.items():

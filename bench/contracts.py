@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
+    import trimesh
+
     from bench.config import EvalConfig, ModelConfig
     from bench.data.dataset import ShapeStore
     from bench.data.format import DatasetInfo
@@ -36,19 +38,32 @@ class Encoder(nn.Module):
 
 @dataclass(frozen=True)
 class Metric:
+    """One metric a task reports: its key in result.json, its direction, and how tables label it."""
+
     name: str
     higher_is_better: bool
     description: str = ""
+    label: str = ""
+    """Short column heading (default: the name)."""
 
 
 class Task(ABC):
-    """A task reads the latent (``kind = "shape"``) or per-point logits of a point decoder (``"point"``)."""
+    """A task reads the latent (``kind = "shape"``) or per-point logits of a point decoder (``"point"``),
+    and owns all of its evaluation: which points it is scored on, its per-shape scores, and, for a task
+    whose logits are an occupancy field (``scores_mesh``), the scores of the mesh extracted from it.
+
+    The harness aggregates per-shape scores (instance and category means) and never names a task.
+    """
 
     name: ClassVar[str]
     kind: ClassVar[str]  # "point" | "shape"
     metrics: ClassVar[tuple[Metric, ...]]
     main_score: ClassVar[str]
     needs_parts: ClassVar[bool] = False
+    scores_mesh: ClassVar[bool] = False
+    """Point tasks only: ``occupancy_logits`` is a field the harness meshes (MISE) for ``score_mesh``."""
+    labels_points: ClassVar[bool] = False
+    """Point tasks only: ``point_labels`` gives a label per point (exported meshes are coloured by it)."""
 
     def __init__(self, info: DatasetInfo, eval_cfg: EvalConfig):
         self.info, self.eval_cfg = info, eval_cfg
@@ -68,29 +83,24 @@ class Task(ABC):
 
     # --- evaluation side --------------------------------------------------------------------------
     def eval_indices(self, store: ShapeStore, i: int) -> np.ndarray:
-        """Point tasks: flat indices of the stored query points of shape i to evaluate on."""
+        """Point tasks: flat indices (into ``store.points``) of the query points shape i is scored on."""
         raise NotImplementedError(f"{self.name} is not a point task")
 
     @abstractmethod
-    def score_shape(self, logits: np.ndarray, store: ShapeStore, i: int, indices: np.ndarray | None) -> dict[str, float]:
+    def score_shape(self, logits: np.ndarray, store: ShapeStore, i: int, indices: np.ndarray | None) -> dict[str, float | None]:
         """Metrics of one shape: point tasks get (M, C) logits at ``indices``, shape tasks (C,)."""
 
-    def aggregate(self, per_shape: list[dict[str, float]], categories: list[str]) -> tuple[dict, dict]:
-        """Mean over shapes (instance) for every metric, the main score's mean over categories as
-        ``<main>_class_mean``, and per-category means."""
-        overall: dict[str, float | None] = {}
-        per_cat: dict[str, dict[str, float | None]] = {}
-        names = sorted({k for d in per_shape for k in d})
-        for name in names:
-            values = [d[name] for d in per_shape if d.get(name) is not None]
-            overall[name] = float(np.mean(values)) if values else None
-        for cat in sorted(set(categories)):
-            rows = [d for d, c in zip(per_shape, categories) if c == cat]
-            per_cat[cat] = {n: (float(np.mean(v)) if (v := [d[n] for d in rows if d.get(n) is not None]) else None)
-                            for n in names}
-        cat_means = [v[self.main_score] for v in per_cat.values() if v.get(self.main_score) is not None]
-        overall[f"{self.main_score}_class_mean"] = float(np.mean(cat_means)) if cat_means else None
-        return overall, per_cat
+    def occupancy_logits(self, logits: np.ndarray) -> np.ndarray:
+        """``scores_mesh`` tasks: (P, C) logits -> (P,) occupancy logits, meshed at eval.iou_threshold."""
+        raise NotImplementedError(f"{self.name} does not score meshes")
+
+    def score_mesh(self, mesh: trimesh.Trimesh, store: ShapeStore, i: int) -> dict[str, float | None]:
+        """``scores_mesh`` tasks: metrics of the mesh extracted for shape i (merged into its scores)."""
+        raise NotImplementedError(f"{self.name} does not score meshes")
+
+    def point_labels(self, logits: np.ndarray, category: int) -> np.ndarray:
+        """``labels_points`` tasks: (P, C) logits of points of a shape of ``category`` -> (P,) int labels."""
+        raise NotImplementedError(f"{self.name} does not label points")
 
     def conventions(self) -> dict[str, Any]:
         """The conventions this task's metrics follow (recorded in result.json)."""
@@ -98,6 +108,7 @@ class Task(ABC):
 
     @classmethod
     def metric_info(cls) -> dict[str, Any]:
+        """Main score, direction and label of every metric: what tables read to build their columns."""
         directions = {m.name: ("higher" if m.higher_is_better else "lower") for m in cls.metrics}
-        directions[f"{cls.main_score}_class_mean"] = directions[cls.main_score]
-        return {"main": cls.main_score, "directions": directions, "kind": cls.kind}
+        labels = {m.name: m.label or m.name for m in cls.metrics}
+        return {"main": cls.main_score, "directions": directions, "labels": labels, "kind": cls.kind}

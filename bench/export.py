@@ -1,18 +1,28 @@
-"""`bench export`: predicted meshes (PLY) coloured by the segmentation head's part prediction, the same
-mesh coloured by ground-truth parts (Voronoi rule from the labelled surface), and a Fig. 3-style PNG."""
+"""`bench export`: predicted meshes (PLY) of the run's mesh-scoring task, coloured by the labels of a
+point-labelling task when the run has one, the same mesh coloured by ground-truth parts (Voronoi rule
+from the labelled surface), and a Fig. 3-style PNG."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import trimesh
 
-from bench.data.dataset import ShapeDataset, ShapeStore
-from bench.evaluation.evaluator import decode_points, mesh_for_shape
+from bench.data.dataset import ShapeDataset
+from bench.errors import ResultError
+from bench.evaluation.evaluator import EVAL_SEED, decode_points, mesh_for_task
 from bench.geometry.voronoi import voronoi_labels
 from bench.training.restore import RestoredRun
+
+
+@dataclass
+class Export:
+    written: list[Path] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    """Shapes whose predicted occupancy field has no surface at the threshold (nothing to export)."""
 
 
 def _coloured(mesh: trimesh.Trimesh, labels: np.ndarray) -> trimesh.Trimesh:
@@ -23,47 +33,50 @@ def _coloured(mesh: trimesh.Trimesh, labels: np.ndarray) -> trimesh.Trimesh:
     return out
 
 
-def export_shapes(run: RestoredRun, out_dir: Path, n_shapes: int = 4, split: str = "test", figure: bool = True) -> list[Path]:
+def export_shapes(run: RestoredRun, out_dir: Path, n_shapes: int = 4, split: str = "test", figure: bool = True) -> Export:
     """Write ``<shape>_pred.ply`` (+ ``_gt.ply`` and ``.png`` when the dataset has parts) for the first shapes."""
-    cfg, model = run.cfg, run.model
+    built = run.built
+    cfg, model, tasks = built.cfg, built.model, built.tasks
+    mesh_task = next((n for n, t in tasks.items() if t.kind == "point" and t.scores_mesh), None)
+    if mesh_task is None:
+        raise ResultError(f"run {run.result.suite}/{run.result.run_name} has no task that scores meshes "
+                          f"(its tasks: {', '.join(tasks)}), so there is no mesh to export.")
+    labeller = next((n for n, t in tasks.items() if t.kind == "point" and t.labels_points), None)
     device = torch.device("cpu")
-    has_parts = run.info.has_parts
-    store = ShapeStore.load(run.info, split, with_parts=has_parts, with_voxels=run.modality == "voxels",
-                            max_shapes=n_shapes, n_views=cfg.data.views if run.modality == "image" else -1)
-    data = ShapeDataset(store, cfg.data, run.modality, seed=12345)
-    batch = data.batch(np.arange(len(store)), np.random.default_rng(12345), n_query=1)
-    written: list[Path] = []
+    store = built.load_split(split, max_shapes=n_shapes, with_parts=built.info.has_parts)  # true parts for colour
+    data = ShapeDataset(store, cfg.data, built.modality, seed=EVAL_SEED)
+    batch = data.batch(np.arange(len(store)), np.random.default_rng(EVAL_SEED), n_query=1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    report = Export()
     with torch.no_grad():
         z_all = model.encode(batch["inputs"])
     for i in range(len(store)):
         z = z_all[i:i + 1]
-        name = store.ids[i].replace("/", "_")
-        if "reconstruction" not in run.tasks:
-            continue
-        mesh = mesh_for_shape(model, z, cfg.eval, device)
+        mesh = mesh_for_task(model, mesh_task, tasks[mesh_task], z, cfg.eval, device)
         if len(mesh.faces) == 0:
+            report.empty.append(store.ids[i])
             continue
-        parts = run.info.categories[int(store.category[i])].parts
+        category = int(store.category[i])
         gt_labels = pred_labels = None
-        if has_parts:
+        if store.surface_labels is not None:
             sl = store.surf(i)
             gt_labels = voronoi_labels(mesh.vertices, store.surface[sl].astype(np.float32), store.surface_labels[sl])
-        if "segmentation" in run.tasks:
-            logits = decode_points(model, z, np.asarray(mesh.vertices, np.float32), device)["segmentation"]
-            pred_labels = np.asarray(parts)[np.argmax(logits[:, parts], axis=1)]
+        if labeller is not None:
+            logits = decode_points(model, z, np.asarray(mesh.vertices, np.float32), device, only=(labeller,))[labeller]
+            pred_labels = tasks[labeller].point_labels(logits, category)
+        name = store.ids[i].replace("/", "_")
         pred_path = out_dir / f"{name}_pred.ply"
         (_coloured(mesh, pred_labels) if pred_labels is not None else mesh).export(pred_path)
-        written.append(pred_path)
+        report.written.append(pred_path)
         if gt_labels is not None:
             gt_path = out_dir / f"{name}_gt.ply"
             _coloured(mesh, gt_labels).export(gt_path)
-            written.append(gt_path)
+            report.written.append(gt_path)
         if figure:
             from bench.figures import mesh_figure
 
             panels = [(mesh, gt_labels, "ground-truth parts")] if gt_labels is not None else []
             panels.append((mesh, pred_labels, "predicted parts" if pred_labels is not None else "reconstruction"))
-            written.append(mesh_figure(panels, out_dir / f"{name}.png", title=store.ids[i]))
-    return written
+            report.written.append(mesh_figure(panels, out_dir / f"{name}.png", title=store.ids[i]))
+    return report

@@ -6,6 +6,7 @@ after the ranked ones; runs of different dataset revisions are never ranked agai
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -14,18 +15,47 @@ from bench._io import stable_hash
 from bench.errors import BenchError, did_you_mean
 from bench.results import RunResult
 
-SHOWN_METRICS = ("iou", "chamfer_l1", "normal_consistency", "fscore", "miou", "miou_class_mean", "accuracy",
-                 "accuracy_class_mean")
 ID_COLUMNS = ("rank", "suite", "run", "encoder", "protocol", "tasks", "dataset", "flags")
+CLASS_MEAN = "_class_mean"
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    """One metric column, from the tasks' own metric_info in the result files (nothing is built in)."""
+
+    task: str
+    metric: str
+    column: str  # the metric name, or "task.metric" where two tasks of the results share the metric name
+    direction: str  # "higher" | "lower"
+    label: str
+    main: bool  # the task's main score (or its category mean)
+
+
+def metric_columns(results: list[RunResult]) -> list[MetricColumn]:
+    """Every metric of every task in ``results``, in the order the tasks declare them."""
+    found: dict[tuple[str, str], tuple[str, str, bool]] = {}
+    for r in results:
+        for task, info in r.metric_info.items():
+            if not isinstance(info, dict):
+                continue
+            labels, main = info.get("labels", {}), info.get("main")
+            for m, direction in info.get("directions", {}).items():
+                base = m[: -len(CLASS_MEAN)] if m.endswith(CLASS_MEAN) else m
+                label = labels.get(base, base) + (" (cls)" if m != base else "")
+                found.setdefault((task, m), (direction, label, base == main))
+        for task, values in r.metrics.items():  # metrics a task reported without metadata still show
+            for m in values:
+                found.setdefault((task, m), ("higher", m, False))
+    tasks_of: dict[str, set[str]] = {}
+    for task, m in found:
+        tasks_of.setdefault(m, set()).add(task)
+    return [MetricColumn(task, m, m if len(tasks_of[m]) == 1 else f"{task}.{m}", d, label, main)
+            for (task, m), (d, label, main) in found.items()]
 
 
 def metric_directions(results: list[RunResult]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for r in results:
-        for info in r.metric_info.values():
-            if isinstance(info, dict):
-                out.update(info.get("directions", {}))
-    return out
+    """Column name -> "higher" | "lower" for every metric column of ``results``."""
+    return {c.column: c.direction for c in metric_columns(results)}
 
 
 def flags(result: RunResult) -> str:
@@ -72,25 +102,25 @@ def leaderboard_frame(results: list[RunResult], sort: str | None = None, suite: 
                       dataset: str | None = None, encoder: str | None = None, task: str | None = None) -> pd.DataFrame:
     """One row per run. ``sort`` is a metric name; ranked rows come first, best first by its direction."""
     rows: list[dict[str, Any]] = []
-    for r in results:
-        if _filtered_out(r, suite, dataset, encoder, task):
-            continue
+    kept = [r for r in results if not _filtered_out(r, suite, dataset, encoder, task)]
+    columns = metric_columns(kept)
+    for r in kept:
         row: dict[str, Any] = {
             "suite": r.suite, "run": r.run_name, "encoder": r.encoder.get("name", "?"), "protocol": r.protocol,
             "tasks": "+".join(r.tasks), "dataset": r.dataset.get("name", "?"),
             "revision": r.dataset.get("revision"), "flags": flags(r), "ranked": r.ranked,
             "params": r.encoder.get("params"), "train_s": r.timings.get("train_s"), "error": r.error,
         }
-        for metrics in r.metrics.values():
-            for name, value in metrics.items():
-                row[name] = value
+        for c in columns:
+            row[c.column] = r.metrics.get(c.task, {}).get(c.metric)
         row["seed_group"] = seed_group(r)
         row["seeds"] = 1
         rows.append(row)
-    frame = _merge_seeds(pd.DataFrame(rows), [r for r in results if not _filtered_out(r, suite, dataset, encoder, task)])
+    frame = _merge_seeds(pd.DataFrame(rows), kept)
     if frame.empty:
         return frame
-    directions = metric_directions(results)
+    frame.attrs["metric_columns"] = columns
+    directions = metric_directions(kept)
     if sort:
         if sort not in frame.columns:
             known = [c for c in frame.columns if c in directions]
@@ -109,13 +139,16 @@ def leaderboard_frame(results: list[RunResult], sort: str | None = None, suite: 
     return frame.reset_index(drop=True)
 
 
-def display_columns(frame: pd.DataFrame, with_std: bool = True) -> list[str]:
+def display_columns(frame: pd.DataFrame, with_std: bool = True, every_metric: bool = False) -> list[str]:
+    """Identity columns, then each task's metrics (instance means, and the main score's category mean;
+    ``every_metric``: every category mean too), then seeds, parameters and training time."""
     cols = [c for c in ID_COLUMNS if c in frame.columns]
-    for m in SHOWN_METRICS:
-        if m in frame.columns and frame[m].notna().any():
-            cols.append(m)
-            if with_std and f"{m}_std" in frame.columns:
-                cols.append(f"{m}_std")
+    for c in frame.attrs.get("metric_columns", []):
+        shown = every_metric or not c.metric.endswith(CLASS_MEAN) or c.main
+        if shown and c.column in frame.columns and frame[c.column].notna().any():
+            cols.append(c.column)
+            if with_std and f"{c.column}_std" in frame.columns:
+                cols.append(f"{c.column}_std")
     if "seeds" in frame.columns and (frame["seeds"] > 1).any():
         cols.append("seeds")
     cols += [c for c in ("params", "train_s") if c in frame.columns]
@@ -140,7 +173,7 @@ def to_markdown(frame: pd.DataFrame, columns: list[str] | None = None) -> str:
 
 
 def to_csv(frame: pd.DataFrame) -> str:
-    return frame[display_columns(frame)].to_csv(index=False)
+    return frame[display_columns(frame, every_metric=True)].to_csv(index=False)
 
 
 def rich_table(frame: pd.DataFrame, title: str = "leaderboard"):
@@ -157,9 +190,9 @@ def rich_table(frame: pd.DataFrame, title: str = "leaderboard"):
     caption = "  ".join(f"{c}: {frame[c].iloc[0]}" for c in constant if c not in ("rank", "flags"))
     table = Table(title=title, caption=caption or None)
     left = ("suite", "run", "encoder", "protocol", "tasks", "dataset", "flags")
+    labels = {c.column: c.label if c.column == c.metric else f"{c.task} {c.label}" for c in frame.attrs.get("metric_columns", [])}
     for c in cols:
-        table.add_column(c.replace("_class_mean", " (cls)").replace("normal_consistency", "normals"),
-                         justify="left" if c in left else "right")
+        table.add_column(labels.get(c, c), justify="left" if c in left else "right")
     for _, row in frame.iterrows():
         style = None if row.get("ranked", True) else "dim"
         cells = []

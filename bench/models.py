@@ -1,4 +1,4 @@
-"""Building models from the registries: encoders (contract-checked) and the multi-task model."""
+"""Building models from the registries: encoders (contract-checked), tasks, and the multi-task model."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from bench.config import BenchConfig
 from bench.contracts import MODALITIES, Task
 from bench.data.format import DatasetInfo
 from bench.errors import ConfigError, PluginContractError, PluginLoadError
+from bench.heads import PointHeads
 from bench.registry import ENCODERS, TASKS
 
 
@@ -72,9 +73,8 @@ class MultiTaskModel(nn.Module):
         self.frozen_encoder = frozen_encoder
         latent = encoder.latent_dim
         point = {n: t.out_channels() for n, t in tasks.items() if t.kind == "point"}
-        from tasks.decoders import PointHeads
-
-        self.point_heads = PointHeads(point, latent, m.layout, m.decoder, m.decoder_hidden, m.decoder_blocks) if point else None
+        self.point_heads = PointHeads(point, latent, m.layout, m.decoder, m.decoder_hidden, m.decoder_blocks,
+                                      cfg.decoder_kwargs.get(m.decoder, {})) if point else None
         self.shape_heads = nn.ModuleDict({n: t.build_head(latent, m) for n, t in tasks.items() if t.kind == "shape"})
         if frozen_encoder:
             self.encoder.requires_grad_(False)

@@ -1,4 +1,4 @@
-"""One registry mechanism for every plugin kind (encoders, tasks, datasets).
+"""One registry mechanism for every plugin kind (encoders, tasks, datasets, point decoders).
 
 Names come from entry-point metadata, so listing imports nothing. A plugin is imported only when it is
 used, each import is guarded, and ``module:attr`` strings are accepted wherever a name is. Built-ins are
@@ -170,4 +170,5 @@ def _check_callable(kind: str) -> Callable[[str, Any], None]:
 ENCODERS = Registry("bench.encoders", "encoder", _check_callable("encoder"))
 TASKS = Registry("bench.tasks", "task", _check_callable("task"))
 DATASETS = Registry("bench.datasets", "dataset", _check_callable("dataset"))
-REGISTRIES = {"encoder": ENCODERS, "task": TASKS, "dataset": DATASETS}
+DECODERS = Registry("bench.decoders", "decoder", _check_callable("decoder"))
+REGISTRIES = {"encoder": ENCODERS, "task": TASKS, "dataset": DATASETS, "decoder": DECODERS}

@@ -1,1 +1,1 @@
-"""Built-in task plugins (reconstruction, classification, segmentation) and the point decoders."""
+"""Built-in task plugins: reconstruction, classification, segmentation."""

@@ -18,7 +18,7 @@ class Classification(Task):
     name: ClassVar[str] = "classification"
     kind: ClassVar[str] = "shape"
     main_score: ClassVar[str] = "accuracy"
-    metrics: ClassVar[tuple[Metric, ...]] = (Metric("accuracy", True, "share of test shapes classified right"),)
+    metrics: ClassVar[tuple[Metric, ...]] = (Metric("accuracy", True, "share of test shapes classified right", "accuracy"),)
 
     def build_head(self, latent_dim: int, model_cfg) -> nn.Module:
         return nn.Sequential(nn.Linear(latent_dim, model_cfg.classifier_hidden), nn.ReLU(),

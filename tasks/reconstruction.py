@@ -1,5 +1,5 @@
 """Occupancy reconstruction (ONet): one channel, BCE with logits; IoU on uniform points, and surface
-metrics (Chamfer-L1, normal consistency, F-score) on meshes extracted from the decoder."""
+metrics (Chamfer-L1, normal consistency, F-score) on the mesh the harness extracts from its field."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from bench.contracts import Metric, Task
 from bench.evaluation.metrics import iou
+from bench.evaluation.surface import sample_mesh, surface_metrics
 
 
 class Reconstruction(Task):
@@ -19,11 +20,12 @@ class Reconstruction(Task):
     name: ClassVar[str] = "reconstruction"
     kind: ClassVar[str] = "point"
     main_score: ClassVar[str] = "iou"
+    scores_mesh: ClassVar[bool] = True
     metrics: ClassVar[tuple[Metric, ...]] = (
-        Metric("iou", True, "volumetric IoU on uniform points in the padded box"),
-        Metric("chamfer_l1", False, "0.5 * (accuracy + completeness), Euclidean, 100k points"),
-        Metric("normal_consistency", True, "mean |cos| between normals of nearest points, both ways"),
-        Metric("fscore", True, "F-score at tau (fraction of the box side)"),
+        Metric("iou", True, "volumetric IoU on uniform points in the padded box", "IoU"),
+        Metric("chamfer_l1", False, "0.5 * (accuracy + completeness), Euclidean, 100k points", "Chamfer-L1"),
+        Metric("normal_consistency", True, "mean |cos| between normals of nearest points, both ways", "normals"),
+        Metric("fscore", True, "F-score at tau (fraction of the box side)", "F-score"),
     )
 
     def out_channels(self) -> int:
@@ -40,6 +42,17 @@ class Reconstruction(Task):
     def score_shape(self, logits, store, i, indices) -> dict[str, float]:
         prob = 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
         return {"iou": iou(prob >= self.eval_cfg.iou_threshold, store.occ[indices])}
+
+    def occupancy_logits(self, logits: np.ndarray) -> np.ndarray:
+        return logits[:, 0]
+
+    def score_mesh(self, mesh, store, i: int) -> dict[str, float]:
+        cfg = self.eval_cfg
+        pred, pred_n = sample_mesh(mesh, cfg.n_surface_samples, seed=i)
+        sl = store.surf(i)
+        gt, gt_n = store.surface[sl].astype(np.float32), store.normals[sl].astype(np.float32)
+        m = surface_metrics(pred, pred_n, gt, gt_n, tau=cfg.fscore_tau * 1.0)  # box side is 1 (unit cube)
+        return {k: m[k] for k in ("chamfer_l1", "normal_consistency", "fscore")}
 
     def conventions(self) -> dict[str, Any]:
         cfg = self.eval_cfg

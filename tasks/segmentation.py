@@ -20,7 +20,8 @@ class Segmentation(Task):
     kind: ClassVar[str] = "point"
     main_score: ClassVar[str] = "miou"
     needs_parts: ClassVar[bool] = True
-    metrics: ClassVar[tuple[Metric, ...]] = (Metric("miou", True, "mean part IoU per shape, averaged over shapes"),)
+    labels_points: ClassVar[bool] = True
+    metrics: ClassVar[tuple[Metric, ...]] = (Metric("miou", True, "mean part IoU per shape", "part mIoU"),)
 
     def out_channels(self) -> int:
         return len(self.info.part_names)
@@ -40,9 +41,13 @@ class Segmentation(Task):
         parts = self.info.categories[int(store.category[i])].parts
         if len(indices) == 0:
             return {"miou": None}
-        # Standard ShapeNetPart protocol: the argmax runs over the parts of the shape's category.
-        pred = np.asarray(parts)[np.argmax(logits[:, parts], axis=1)]
+        pred = self.point_labels(logits, int(store.category[i]))
         return {"miou": part_miou(pred, store.labels[indices], parts, self.eval_cfg.miou_absent)}
+
+    def point_labels(self, logits: np.ndarray, category: int) -> np.ndarray:
+        # Standard ShapeNetPart protocol: the argmax runs over the parts of the shape's category.
+        parts = self.info.categories[category].parts
+        return np.asarray(parts)[np.argmax(logits[:, parts], axis=1)]
 
     def conventions(self) -> dict[str, Any]:
         return {"absent_part_rule": self.eval_cfg.miou_absent,

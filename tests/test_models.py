@@ -4,7 +4,9 @@ import torch
 from bench.checks import check_encoder
 from bench.registry import ENCODERS
 from encoders.onet_pointnet import ResNetPointNet
-from tasks.decoders import CBNDecoder, ConcatDecoder, PointHeads
+from bench.decoders.cbn import CBNDecoder
+from bench.decoders.concat import ConcatDecoder
+from bench.heads import PointHeads
 
 
 @pytest.mark.parametrize("name", ENCODERS.names())

@@ -1,4 +1,4 @@
-"""`bench encoders` and `bench check-encoder`."""
+"""`bench encoders`, `bench decoders` and `bench check-encoder`."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def list_plugins(kind: str, check_import: bool) -> None:
 def encoders_cmd(check: bool = typer.Option(True, "--check/--no-check", help="Import each plugin to flag broken ones.")) -> None:
     """List the registered encoders (built-in and third-party), one line each."""
     list_plugins("encoder", check)
+
+
+@app.command("decoders")
+@cli_errors
+def decoders_cmd(check: bool = typer.Option(True, "--check/--no-check", help="Import each plugin to flag broken ones.")) -> None:
+    """List the registered point decoders (model.decoder), built-in and third-party."""
+    list_plugins("decoder", check)
 
 
 @app.command("check-encoder")

@@ -214,21 +214,24 @@ def export_cmd(
     out: Path = typer.Option(None, "--out", "-o", help="Folder (default: <run folder>/export)."),
     figure: bool = typer.Option(True, "--figure/--no-figure", help="Also draw PNGs (needs matplotlib)."),
 ) -> None:
-    """Predicted meshes as PLY, coloured by predicted parts when the run has a segmentation head, next to
-    the ground-truth-coloured mesh, and a PNG per shape."""
+    """Predicted meshes as PLY, coloured by predicted parts when the run has a point-labelling head (e.g.
+    segmentation), next to the ground-truth-coloured mesh, and a PNG per shape."""
     from bench.export import export_shapes
+    from bench.results import run_dir_for
     from bench.training.restore import restore_run
 
     (result,) = _resolve_run(run, results_dir)[:1]
-    from bench.results import run_dir_for
-
     run_dir = Path(run) if (Path(run) / "result.json").is_file() else \
         run_dir_for(results_dir, result.suite, result.run_name, result.config_hash)
-    restored = restore_run(run_dir)
-    if "reconstruction" not in restored.tasks:
+    report = export_shapes(restore_run(run_dir), out or run_dir / "export", shapes, figure=figure)
+    for p in report.written:
+        console.print(str(p), highlight=False)
+    if report.empty:
+        console.print(f"[yellow]{len(report.empty)} shape(s) had no surface: the predicted occupancy never crosses "
+                      f"the threshold (eval.iou_threshold) inside the box, so there was no mesh to write: "
+                      f"{', '.join(report.empty)}[/yellow]", highlight=False)
+    if not report.written:
         from bench.errors import ResultError
 
-        raise ResultError(f"{run_dir}: the run has no reconstruction head, so there is no mesh to export.")
-    written = export_shapes(restored, out or run_dir / "export", shapes, figure=figure)
-    for p in written:
-        console.print(str(p), highlight=False)
+        raise ResultError(f"{run_dir}: nothing was exported (no shape had a surface). An undertrained model predicts "
+                          "empty space; train longer (more train.max_steps) and export again.")

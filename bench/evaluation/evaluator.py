@@ -1,11 +1,14 @@
-"""Evaluate a trained multi-task model on a split: per-shape scores from each task, aggregated.
+"""Evaluate a trained multi-task model on a split: one row of scores per shape, from each task.
 
-Input corruption at evaluation time is drawn from a fixed seed, so two evaluations of the same model
-give the same numbers.
+Per shape, all point heads are decoded once, on the union of the points the point tasks are scored on;
+each task then scores its own slice. Tasks that score meshes (``Task.scores_mesh``) get the mesh of
+their occupancy field, extracted by MISE. Input corruption at evaluation time is drawn from a fixed
+seed, so two evaluations of the same model give the same numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,96 +18,105 @@ import torch
 from bench.config import DataConfig, EvalConfig
 from bench.contracts import Task
 from bench.data.dataset import ShapeDataset, ShapeStore
+from bench.evaluation.aggregate import aggregate
 from bench.evaluation.mesh import extract_mise
-from bench.evaluation.surface import sample_mesh, surface_metrics
 
-POINT_CHUNK = 16384  # decoder activations of 16k points stay in L3 on CPU (shared/BASELINES.md)
+POINT_CHUNK = 16384  # decoder activations of 16k points stay in L3 on CPU (docs/performance.md)
+EVAL_SEED = 12345  # input corruption of evaluation and export: fixed, so evaluations are repeatable
+EVAL_BATCH = 16  # shapes encoded at once
 
 
 @dataclass
 class Evaluation:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """One per shape: ``{"shape": id, "category": id, task: {metric: value}}``."""
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     per_category: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 @torch.no_grad()
-def decode_points(model, z: torch.Tensor, points: np.ndarray, device: torch.device, amp: bool = False) -> dict[str, np.ndarray]:
+def decode_points(model, z: torch.Tensor, points: np.ndarray, device: torch.device, amp: bool = False,
+                  only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """One latent (1, D), (P, 3) points -> {point task: (P, C) logits}, in chunks."""
     outs: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(points), POINT_CHUNK):
         p = torch.from_numpy(np.ascontiguousarray(points[start:start + POINT_CHUNK], dtype=np.float32))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-            res = model.point_heads(p.to(device).unsqueeze(0), z)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            res = model.point_heads(p.to(device).unsqueeze(0), z, only=only)
         for task, logits in res.items():
             outs.setdefault(task, []).append(logits[0].float().cpu().numpy())
     return {t: np.concatenate(v) for t, v in outs.items()}
+
+
+def mesh_for_task(model, name: str, task: Task, z: torch.Tensor, eval_cfg: EvalConfig, device: torch.device,
+                  amp: bool = False):
+    """The mesh of a ``scores_mesh`` task's occupancy field for one latent (1, D), by MISE."""
+
+    def query(points: np.ndarray) -> np.ndarray:
+        return task.occupancy_logits(decode_points(model, z, points, device, amp, only=(name,))[name])
+
+    return extract_mise(query, eval_cfg.mise_resolution, eval_cfg.mise_upsampling, eval_cfg.iou_threshold).mesh
+
+
+def _score_points(model, tasks: dict[str, Task], z: torch.Tensor, store: ShapeStore, i: int, device, amp: bool,
+                  max_points: int) -> dict[str, dict[str, Any]]:
+    """Every point task's scores of shape i from one decoding of the union of their points."""
+    indices = {}
+    for name, task in tasks.items():
+        idx = _plugin_call(name, "eval_indices", store, i, task.eval_indices, store, i)
+        indices[name] = idx[:max_points] if max_points else idx
+    union = np.unique(np.concatenate(list(indices.values())))
+    logits = decode_points(model, z, store.points[union], device, amp)
+    return {name: _plugin_call(name, "score_shape", store, i, task.score_shape,
+                               logits[name][np.searchsorted(union, indices[name])], store, i, indices[name])
+            for name, task in tasks.items()}
 
 
 @torch.no_grad()
 def evaluate(
     model, tasks: dict[str, Task], store: ShapeStore, data_cfg: DataConfig, eval_cfg: EvalConfig,
     device: torch.device, modality: str = "pointcloud", max_shapes: int = 0, max_points: int = 0,
-    mesh_shapes: int = 0, amp: bool = False, seed: int = 12345,
+    mesh_indices: Collection[int] = (), amp: bool = False, seed: int = EVAL_SEED,
 ) -> Evaluation:
-    """Scores of ``tasks`` on ``store``; ``mesh_shapes`` > 0 adds surface metrics to reconstruction."""
+    """Scores of ``tasks`` on ``store``; shapes in ``mesh_indices`` are also meshed for ``scores_mesh`` tasks.
+    ``amp``: bfloat16 autocast (the caller decides where it is supported)."""
     model.eval()
     n = min(len(store), max_shapes) if max_shapes else len(store)
     dataset = ShapeDataset(store, data_cfg, modality, seed=seed)
-    per_shape: dict[str, list[dict[str, float]]] = {t: [] for t in tasks}
-    result = Evaluation()
+    point_tasks = {t: task for t, task in tasks.items() if task.kind == "point"}
+    mesh_tasks = {t: task for t, task in point_tasks.items() if task.scores_mesh}
+    meshed = set(mesh_indices)
+    rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(seed)
-    batch_size = 16
-    for start in range(0, n, batch_size):
-        idx = np.arange(start, min(n, start + batch_size))
+    for start in range(0, n, EVAL_BATCH):
+        idx = np.arange(start, min(n, start + EVAL_BATCH))
         batch = dataset.batch(idx, rng, n_query=1)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             z = model.encode(batch["inputs"].to(device))
             shape_logits = {t: h(z).float().cpu().numpy() for t, h in model.shape_heads.items() if t in tasks}
         z = z.float()
-        for row, i in enumerate(idx):
-            for name, logits in shape_logits.items():
-                per_shape[name].append(_score(tasks[name], name, logits[row], store, int(i), None))
-            point_tasks = [t for t in tasks if tasks[t].kind == "point"]
-            for name in point_tasks:
-                indices = tasks[name].eval_indices(store, int(i))
-                if max_points:
-                    indices = indices[:max_points]
-                logits = decode_points(model, z[row:row + 1], store.points[indices], device, amp)[name]
-                scores = _score(tasks[name], name, logits, store, int(i), indices)
-                if name == "reconstruction" and i < mesh_shapes:
-                    mesh = mesh_for_shape(model, z[row:row + 1], eval_cfg, device, amp)
-                    scores.update(mesh_scores(mesh, store, int(i), eval_cfg))
-                per_shape[name].append(scores)
-    categories = [store.info.categories[int(c)].id for c in store.category[:n]]
-    for name, task in tasks.items():
-        result.metrics[name], result.per_category[name] = task.aggregate(per_shape[name], categories)
-    return result
+        for row, i in enumerate(idx.tolist()):
+            scores = {name: _plugin_call(name, "score_shape", store, i, tasks[name].score_shape, logits[row], store, i, None)
+                      for name, logits in shape_logits.items()}
+            if point_tasks:
+                scores.update(_score_points(model, point_tasks, z[row:row + 1], store, i, device, amp, max_points))
+            if i in meshed:
+                for name, task in mesh_tasks.items():
+                    mesh = mesh_for_task(model, name, task, z[row:row + 1], eval_cfg, device, amp)
+                    scores[name].update(_plugin_call(name, "score_mesh", store, i, task.score_mesh, mesh, store, i))
+            rows.append({"shape": store.ids[i], "category": store.info.categories[int(store.category[i])].id,
+                         **{t: scores[t] for t in tasks}})
+    metrics, per_category = aggregate(rows, list(tasks))
+    return Evaluation(rows, metrics, per_category)
 
 
-def _score(task: Task, name: str, logits, store: ShapeStore, i: int, indices) -> dict[str, float]:
-    """task.score_shape, with a failure blamed on the task plugin by name and package."""
+def _plugin_call(name: str, method: str, store: ShapeStore, i: int, fn, *args):
+    """A task method, with a failure blamed on the task plugin by name and package."""
     try:
-        return task.score_shape(logits, store, i, indices)
+        return fn(*args)
     except Exception as exc:
         from bench.errors import PluginContractError
         from bench.registry import TASKS
 
-        raise PluginContractError(f"{TASKS.entry(name).label('task')} raised in score_shape on shape "
+        raise PluginContractError(f"{TASKS.entry(name).label('task')} raised in {method} on shape "
                                   f"{store.ids[i]}: {type(exc).__name__}: {exc}") from exc
-
-
-def mesh_for_shape(model, z: torch.Tensor, eval_cfg: EvalConfig, device: torch.device, amp: bool = False):
-    """The reconstruction decoder's mesh for one latent (1, D), by MISE."""
-
-    def query(points: np.ndarray) -> np.ndarray:
-        return decode_points(model, z, points, device, amp)["reconstruction"][:, 0]
-
-    return extract_mise(query, eval_cfg.mise_resolution, eval_cfg.mise_upsampling, eval_cfg.iou_threshold).mesh
-
-
-def mesh_scores(mesh, store: ShapeStore, i: int, eval_cfg: EvalConfig) -> dict[str, float]:
-    pred, pred_n = sample_mesh(mesh, eval_cfg.n_surface_samples, seed=i)
-    sl = store.surf(i)
-    gt, gt_n = store.surface[sl].astype(np.float32), store.normals[sl].astype(np.float32)
-    m = surface_metrics(pred, pred_n, gt, gt_n, tau=eval_cfg.fscore_tau * 1.0)  # box side is 1 (unit cube)
-    return {k: m[k] for k in ("chamfer_l1", "normal_consistency", "fscore")}

@@ -40,7 +40,7 @@ class ResolvedRun:
             for key in keys:
                 sections.get(section, {}).pop(key, None)
         sections.pop("output", None)
-        return {
+        semantic = {
             "tasks": list(self.spec.tasks),
             "protocol": self.spec.protocol,
             "lambdas": self.lambdas(),
@@ -48,11 +48,27 @@ class ResolvedRun:
             "encoder_kwargs": self.cfg.encoder_kwargs.get(self.cfg.model.encoder, {}),
             "stage_one": self.stage_one.config_hash if self.stage_one else None,
         }
+        decoder_kwargs = self.cfg.decoder_kwargs.get(self.cfg.model.decoder, {})
+        if decoder_kwargs:  # only when set, so that the hashes of runs made before decoder_kwargs existed hold
+            semantic["decoder_kwargs"] = decoder_kwargs
+        return semantic
 
     def full_config(self) -> dict[str, Any]:
         """Everything resolved (recorded in result.json)."""
         return {**self.semantic_config(), "run": dataclasses.asdict(self.spec), "suite": self.suite,
                 "all_sections": self.cfg.section_dicts()}
+
+
+def check_plugin_names(cfg: BenchConfig, spec: RunSpec) -> None:
+    """Every plugin a run names exists (from entry-point metadata: nothing is imported), so a misspelt
+    encoder, decoder, dataset or task fails before any run starts, with a did-you-mean."""
+    from bench.registry import DATASETS, DECODERS, ENCODERS, TASKS
+
+    ENCODERS.entry(cfg.model.encoder)
+    DECODERS.entry(cfg.model.decoder)
+    DATASETS.entry(cfg.data.name)
+    for task in spec.tasks:
+        TASKS.entry(task)
 
 
 def find_cached(results_dir: Path, run_name: str, config_hash: str) -> Path | None:
@@ -96,6 +112,7 @@ def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, di
                 run_cfg = replace(run_cfg, model=replace(run_cfg.model, encoder=enc.encoder, latent_dim=enc.latent_dim),
                                   encoder_kwargs={**run_cfg.encoder_kwargs,
                                                   enc.encoder: stage_one.cfg.encoder_kwargs.get(enc.encoder, {})})
+            check_plugin_names(run_cfg, spec)
             run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited)
             run.config_hash = stable_hash(run.semantic_config())
             run.run_dir = run_dir_for(run_cfg.output.results_dir, suite_name, spec.name, run.config_hash)

@@ -29,7 +29,7 @@ def test_chamfer_l1_100k(benchmark):
 
 
 def _decoder_query(hidden=256, blocks=5, latent=256):
-    from tasks.decoders import CBNDecoder
+    from bench.decoders.cbn import CBNDecoder
 
     torch.manual_seed(0)
     dec = CBNDecoder(latent, 1, hidden, blocks).eval()
@@ -77,7 +77,7 @@ def _matmul_flops() -> float:
 @pytest.mark.parametrize("size", ["cpu", "paper"])
 def test_decoder_train_step(benchmark, size, compiled):
     """CBN decoder train step (16 shapes x 2048 points, fwd + BCE + bwd + Adam) vs matmul FLOP/s."""
-    from tasks.decoders import CBNDecoder
+    from bench.decoders.cbn import CBNDecoder
 
     hidden, blocks, latent = (64, 3, 128) if size == "cpu" else (256, 5, 256)
     dec = CBNDecoder(latent, 1, hidden, blocks)

@@ -104,19 +104,21 @@ class EvalConfig:
     split: Literal["test", "val", "train"] = "test"
     """Split the final metrics are computed on."""
     iou_threshold: float = 0.5
-    """Occupancy probability threshold for IoU and meshing (recorded in results)."""
+    """Occupancy probability threshold for IoU and meshing (Occupancy Networks' published point-cloud and
+    image configs use 0.2: the paper profile sets it)."""
     n_iou_points: int = 100000
-    """Uniform points per shape for IoU (ONet: 100k)."""
+    """Uniform points per shape for IoU and part mIoU (ONet's points_iou: 100k)."""
     max_shapes: int = 0
-    """Evaluate at most this many shapes of the split; 0 = all."""
+    """Evaluate at most this many shapes of the split (a category-stratified sample); 0 = all."""
     val_shapes: int = 64
-    """Validation shapes used for model selection."""
+    """Validation shapes used for model selection (a category-stratified sample, fixed seed); 0 = all."""
     val_points: int = 8192
-    """Uniform points per validation shape."""
+    """Uniform points per validation shape (IoU and mIoU on the same points, as in the test)."""
     eval_mesh: bool = True
     """Extract meshes (MISE) for Chamfer-L1, normal consistency and F-score."""
     mesh_shapes: int = 8
-    """How many test shapes are meshed (meshing is the slow part); 0 = all."""
+    """Test shapes meshed (meshing is the slow part): a category-stratified sample, fixed seed, with the same
+    count per category (at least one each); 0 = all (the paper profile)."""
     mise_resolution: int = 32
     """MISE start resolution (ONet: 32)."""
     mise_upsampling: int = 2
@@ -125,8 +127,18 @@ class EvalConfig:
     """Points sampled on each mesh for Chamfer-L1."""
     fscore_tau: float = 0.01
     """F-score threshold, as a fraction of the box side."""
-    miou_absent: Literal["both", "gt"] = "both"
-    """Part absent from truth and prediction: both -> 1 (PointNet); gt -> part absent from truth scores 1."""
+    miou_absent: Literal["gt", "both"] = "gt"
+    """A part with no ground-truth points: gt -> scores 1 (the paper); both -> 1 only if also not predicted
+    (PointNet's rule; a predicted absent part scores 0)."""
+    seg_points: Literal["uniform", "all"] = "uniform"
+    """Points part mIoU is scored on: uniform -> the IoU points inside the true shape (the paper's 'same
+    sample points'); all -> every stored query point inside (uniform + near-surface)."""
+    seg_argmax: Literal["category", "all"] = "category"
+    """Predicted part: category -> argmax over the parts of the shape's true category (ShapeNetPart's
+    protocol; it reads the test label); all -> argmax over every part (the paper profile: the paper does
+    not say it restricts)."""
+    n_bootstrap: int = 1000
+    """Bootstrap resamples for the 95 % confidence intervals over shapes."""
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from bench import __version__
 from bench._io import atomic_write_json
 from bench.errors import ResultError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: intervals (95 % bootstrap CIs), category means of every metric, scores.csv beside
 RESULT_FILE = "result.json"
-STATUSES = ("complete", "partial", "failed")
+SCORES_FILE = "scores.csv"  # one row per evaluated shape: shape, category, <task>.<metric>...
+STATUSES = ("complete", "failed")
 
 
 @dataclass
@@ -26,14 +27,16 @@ class RunResult:
     run_name: str
     config_hash: str
     config: dict[str, Any]
-    status: str  # complete | partial (step-limited or stopped early by the user) | failed
+    status: str  # complete | failed (a step-limited run is complete and flagged by step_limited)
     protocol: str
     tasks: list[str]
     encoder: dict[str, Any]  # name, package, params
     dataset: dict[str, Any]  # name, revision, splits sizes, skipped shapes
     metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
     per_category: dict[str, dict[str, dict[str, float | None]]] = field(default_factory=dict)
-    metric_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> main, directions
+    intervals: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)
+    """task -> metric -> [low, high]: 95 % percentile-bootstrap interval over the evaluated shapes."""
+    metric_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> main, directions, labels
     encoder_from: dict[str, Any] | None = None
     seed: int = 0
     steps: int = 0
@@ -56,6 +59,9 @@ class RunResult:
         if not isinstance(data, dict):
             raise ResultError(f"{where}: a result must be a JSON object.")
         version = data.get("schema_version")
+        if version == 1:  # 1 -> 2 added fields only (intervals); everything of a version-1 file still holds
+            data = {**data, "schema_version": SCHEMA_VERSION}
+            version = SCHEMA_VERSION
         if version != SCHEMA_VERSION:
             raise ResultError(
                 f"{where}: schema_version {version!r} is not supported by bench {__version__} "

@@ -33,9 +33,13 @@ class Segmentation(Task):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-1)
 
     def eval_indices(self, store, i: int) -> np.ndarray:
-        sl = store.query(i)
-        idx = np.arange(sl.start, sl.stop)
-        return idx[store.occ[idx]][: self.eval_cfg.n_iou_points]
+        if self.eval_cfg.seg_points == "uniform":  # the paper: the IoU points, kept where inside the shape
+            sl = store.query(i, uniform_only=True)
+            idx = np.arange(sl.start, sl.stop)[: self.eval_cfg.n_iou_points]
+        else:
+            sl = store.query(i)
+            idx = np.arange(sl.start, sl.stop)
+        return idx[store.occ[idx]]
 
     def score_shape(self, logits, store, i, indices) -> dict[str, float]:
         parts = self.info.categories[int(store.category[i])].parts
@@ -45,11 +49,16 @@ class Segmentation(Task):
         return {"miou": part_miou(pred, store.labels[indices], parts, self.eval_cfg.miou_absent)}
 
     def point_labels(self, logits: np.ndarray, category: int) -> np.ndarray:
-        # Standard ShapeNetPart protocol: the argmax runs over the parts of the shape's category.
+        if self.eval_cfg.seg_argmax == "all":
+            return np.argmax(logits, axis=1)
+        # ShapeNetPart's protocol: the argmax runs over the parts of the shape's category.
         parts = self.info.categories[category].parts
         return np.asarray(parts)[np.argmax(logits[:, parts], axis=1)]
 
     def conventions(self) -> dict[str, Any]:
-        return {"absent_part_rule": self.eval_cfg.miou_absent,
-                "points": "stored query points inside the true shape (uniform + near-surface)",
-                "argmax_over": "parts of the shape's category", "miou_class_mean": "mean over categories"}
+        cfg = self.eval_cfg
+        points = ("the IoU points (uniform in the padded box) inside the true shape" if cfg.seg_points == "uniform"
+                  else "every stored query point inside the true shape (uniform + near-surface)")
+        return {"absent_part_rule": cfg.miou_absent, "points": points, "n_iou_points": cfg.n_iou_points,
+                "argmax_over": "parts of the shape's true category" if cfg.seg_argmax == "category" else "all parts",
+                "miou": "mean over the parts of the shape's category, per shape"}

@@ -11,7 +11,7 @@ def results():
     return [
         make_result(run_name="a", metrics={"reconstruction": {"iou": 0.6, "chamfer_l1": 0.02}}),
         make_result(run_name="b", metrics={"reconstruction": {"iou": 0.8, "chamfer_l1": 0.03}}),
-        make_result(run_name="partial-best", status="partial", metrics={"reconstruction": {"iou": 0.99, "chamfer_l1": 0.001}}),
+        make_result(run_name="failed-best", status="failed", metrics={"reconstruction": {"iou": 0.99, "chamfer_l1": 0.001}}),
         make_result(run_name="limited", step_limited=True, metrics={"reconstruction": {"iou": 0.95, "chamfer_l1": 0.001}}),
         make_result(run_name="failed", status="failed", metrics={}, error="boom"),
     ]
@@ -25,7 +25,7 @@ def test_sort_is_direction_aware_and_unfinished_never_ranked():
     frame = leaderboard_frame(results(), sort="chamfer_l1")
     assert list(frame["run"][:2]) == ["a", "b"]  # lower is better
     flags = dict(zip(frame["run"], frame["flags"]))
-    assert flags["partial-best"] == "partial" and flags["limited"] == "step-limited" and flags["failed"] == "failed"
+    assert flags["failed-best"] == "failed" and flags["limited"] == "step-limited" and flags["failed"] == "failed"
 
 
 def test_different_revisions_ranked_separately():

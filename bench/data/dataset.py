@@ -23,8 +23,11 @@ def open_dataset(cfg: DataConfig, seed: int = 0, progress: bool = True, with_vie
     plugin = DATASETS.load(cfg.name)
     try:
         dataset = plugin(cfg, seed=seed)
-    except TypeError:
-        dataset = plugin(cfg)
+    except TypeError as exc:  # the contract: built with (cfg: DataConfig, seed: int = 0)
+        from bench.errors import PluginContractError
+
+        raise PluginContractError(f"{DATASETS.entry(cfg.name).label('dataset')} could not be built with "
+                                  f"(cfg, seed={seed}): {exc}. A dataset plugin is called as plugin(cfg, seed=...).") from exc
     root = dataset.prepare(progress=progress)
     info = read_dataset_info(root)
     if with_views and cfg.views > 0 and hasattr(dataset, "render"):
@@ -69,13 +72,21 @@ class ShapeStore:
     def load(
         cls, info: DatasetInfo, split: str, with_parts: bool = False, with_voxels: bool = False,
         on_bad_shape: str = "skip", max_shapes: int = 0, progress: bool = False, n_views: int = -1,
+        stratified: bool = False,
     ) -> ShapeStore:
-        """``n_views`` >= 0 loads rendered views (0: all there are); -1: none."""
+        """``n_views`` >= 0 loads rendered views (0: all there are); -1: none. ``max_shapes`` > 0 keeps the
+        first shapes of the split, or with ``stratified`` a category-stratified sample of about that many."""
         if split not in info.splits:
             raise DataError(f"{info.root}: no split '{split}'.{did_you_mean(split, info.splits)}")
         if with_parts and not info.has_parts:
             raise DataError(f"{info.root}: dataset {info.name} has no part labels; segmentation needs them.")
-        ids = info.splits[split][: max_shapes or None]
+        ids = info.splits[split]
+        if stratified:
+            from bench.evaluation.sampling import category_of, stratified_sample
+
+            ids = [ids[k] for k in stratified_sample([category_of(s) for s in ids], max_shapes)]
+        else:
+            ids = ids[: max_shapes or None]
         cat_index = {c.id: i for i, c in enumerate(info.categories)}
         loaded, kept, skipped = [], [], []
         from bench.progress import progress_bar

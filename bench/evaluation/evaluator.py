@@ -32,6 +32,8 @@ class Evaluation:
     """One per shape: ``{"shape": id, "category": id, task: {metric: value}}``."""
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     per_category: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    intervals: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)
+    """95 % bootstrap interval over shapes of each metric and category mean: ``[low, high]``."""
 
 
 @torch.no_grad()
@@ -58,13 +60,11 @@ def mesh_for_task(model, name: str, task: Task, z: torch.Tensor, eval_cfg: EvalC
     return extract_mise(query, eval_cfg.mise_resolution, eval_cfg.mise_upsampling, eval_cfg.iou_threshold).mesh
 
 
-def _score_points(model, tasks: dict[str, Task], z: torch.Tensor, store: ShapeStore, i: int, device, amp: bool,
-                  max_points: int) -> dict[str, dict[str, Any]]:
+def _score_points(model, tasks: dict[str, Task], z: torch.Tensor, store: ShapeStore, i: int, device,
+                  amp: bool) -> dict[str, dict[str, Any]]:
     """Every point task's scores of shape i from one decoding of the union of their points."""
-    indices = {}
-    for name, task in tasks.items():
-        idx = _plugin_call(name, "eval_indices", store, i, task.eval_indices, store, i)
-        indices[name] = idx[:max_points] if max_points else idx
+    indices = {name: np.asarray(_plugin_call(name, "eval_indices", store, i, task.eval_indices, store, i), np.int64)
+               for name, task in tasks.items()}
     union = np.unique(np.concatenate(list(indices.values())))
     logits = decode_points(model, z, store.points[union], device, amp)
     return {name: _plugin_call(name, "score_shape", store, i, task.score_shape,
@@ -75,13 +75,14 @@ def _score_points(model, tasks: dict[str, Task], z: torch.Tensor, store: ShapeSt
 @torch.no_grad()
 def evaluate(
     model, tasks: dict[str, Task], store: ShapeStore, data_cfg: DataConfig, eval_cfg: EvalConfig,
-    device: torch.device, modality: str = "pointcloud", max_shapes: int = 0, max_points: int = 0,
-    mesh_indices: Collection[int] = (), amp: bool = False, seed: int = EVAL_SEED,
+    device: torch.device, modality: str = "pointcloud", mesh_indices: Collection[int] = (), amp: bool = False,
+    seed: int = EVAL_SEED, n_bootstrap: int = 0,
 ) -> Evaluation:
-    """Scores of ``tasks`` on ``store``; shapes in ``mesh_indices`` are also meshed for ``scores_mesh`` tasks.
-    ``amp``: bfloat16 autocast (the caller decides where it is supported)."""
+    """Scores of ``tasks`` on every shape of ``store``; shapes in ``mesh_indices`` are also meshed for
+    ``scores_mesh`` tasks. ``amp``: bfloat16 autocast (the caller decides where it is supported).
+    ``n_bootstrap`` > 0 adds 95 % bootstrap intervals over shapes."""
     model.eval()
-    n = min(len(store), max_shapes) if max_shapes else len(store)
+    n = len(store)
     dataset = ShapeDataset(store, data_cfg, modality, seed=seed)
     point_tasks = {t: task for t, task in tasks.items() if task.kind == "point"}
     mesh_tasks = {t: task for t, task in point_tasks.items() if task.scores_mesh}
@@ -99,15 +100,15 @@ def evaluate(
             scores = {name: _plugin_call(name, "score_shape", store, i, tasks[name].score_shape, logits[row], store, i, None)
                       for name, logits in shape_logits.items()}
             if point_tasks:
-                scores.update(_score_points(model, point_tasks, z[row:row + 1], store, i, device, amp, max_points))
+                scores.update(_score_points(model, point_tasks, z[row:row + 1], store, i, device, amp))
             if i in meshed:
                 for name, task in mesh_tasks.items():
                     mesh = mesh_for_task(model, name, task, z[row:row + 1], eval_cfg, device, amp)
                     scores[name].update(_plugin_call(name, "score_mesh", store, i, task.score_mesh, mesh, store, i))
             rows.append({"shape": store.ids[i], "category": store.info.categories[int(store.category[i])].id,
                          **{t: scores[t] for t in tasks}})
-    metrics, per_category = aggregate(rows, list(tasks))
-    return Evaluation(rows, metrics, per_category)
+    metrics, per_category, intervals = aggregate(rows, list(tasks), n_bootstrap)
+    return Evaluation(rows, metrics, per_category, intervals)
 
 
 def _plugin_call(name: str, method: str, store: ShapeStore, i: int, fn, *args):

@@ -38,6 +38,7 @@ class Loop:
 
     run: ResolvedRun
     built: BuiltRun
+    val_tasks: dict  # the run's tasks, set up for validation (eval.val_points points a shape)
     train_model: torch.nn.Module  # the model, wrapped for DDP when several processes train
     optimizer: torch.optim.Optimizer
     scheduler: Any
@@ -105,8 +106,8 @@ def validate(loop: Loop) -> dict[str, dict[str, Any]]:
     if loop.val_store is None:
         return {}
     cfg = loop.run.cfg
-    ev = evaluate(loop.model, loop.built.tasks, loop.val_store, cfg.data, cfg.eval, loop.device, loop.built.modality,
-                  max_points=cfg.eval.val_points, amp=loop.amp)
+    ev = evaluate(loop.model, loop.val_tasks, loop.val_store, cfg.data, cfg.eval, loop.device, loop.built.modality,
+                  amp=loop.amp)
     loop.model.train()
     return ev.metrics
 

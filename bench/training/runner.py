@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.results import RESULT_FILE, RunResult, git_info, read_result, write_result
+from bench.results import RESULT_FILE, SCORES_FILE, RunResult, git_info, read_result, write_result
 from bench.training import distributed as D
 from bench.training.checkpoint import LAST, MODEL
 from bench.training.lock import run_lock
@@ -41,8 +41,9 @@ def reuse(run: ResolvedRun) -> RunResult | None:
         return None
     if found.resolve() != run.run_dir.resolve():
         run.run_dir.mkdir(parents=True, exist_ok=True)
-        if (found / MODEL).is_file():
-            shutil.copyfile(found / MODEL, run.run_dir / MODEL)
+        for name in (MODEL, SCORES_FILE):
+            if (found / name).is_file():
+                shutil.copyfile(found / name, run.run_dir / name)
         result = replace(result, suite=run.suite, run_name=run.name)
         write_result(result, run.run_dir)
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -15,7 +16,9 @@ from bench.data.dataset import ShapeDataset
 from bench.errors import TrainingError
 from bench.evaluation.aggregate import metric_directions
 from bench.evaluation.evaluator import Evaluation, evaluate
-from bench.models import count_parameters
+from bench.evaluation.sampling import stratified_sample
+from bench.evaluation.scores import write_scores
+from bench.models import count_parameters, create_tasks
 from bench.registry import ENCODERS
 from bench.results import RunResult, git_info, package_versions, write_result
 from bench.training import distributed as D
@@ -59,11 +62,14 @@ def prepare_loop(run: ResolvedRun, built: BuiltRun, device: torch.device, ctx: D
     if cfg.train.compile and model.point_heads is not None:
         model.point_heads = torch.compile(model.point_heads)
     train_store = built.load_split("train")
-    val_store = built.load_split("val", max_shapes=cfg.eval.val_shapes) if built.info.splits.get("val") else None
+    val_store = (built.load_split("val", max_shapes=cfg.eval.val_shapes, stratified=True)
+                 if built.info.splits.get("val") else None)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.train.lr_schedule, cfg.train.max_steps))
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    loop = Loop(run, built, D.wrap(model, ctx, device), optimizer, scheduler,
+    # Validation scores the same kinds of points as the test, fewer of them (IoU and mIoU on the same ones).
+    val_cfg = replace(cfg, eval=replace(cfg.eval, n_iou_points=cfg.eval.val_points))
+    loop = Loop(run, built, create_tasks(run.spec.tasks, built.info, val_cfg), D.wrap(model, ctx, device), optimizer, scheduler,
                 ShapeDataset(train_store, cfg.data, built.modality, seed=cfg.train.seed), train_store, val_store,
                 device, amp=cfg.train.amp and device.type == "cuda", last=run.run_dir / LAST, ctx=ctx)
     state = TrainState()
@@ -81,10 +87,10 @@ def final_evaluation(loop: Loop) -> tuple[Evaluation, int, list[tuple[str, str]]
     """Test-split scores of the selected weights, the number of test shapes, and the shapes skipped while
     loading any split."""
     cfg = loop.run.cfg
-    test_store = loop.built.load_split(cfg.eval.split, max_shapes=cfg.eval.max_shapes)
-    mesh_shapes = (cfg.eval.mesh_shapes or len(test_store)) if cfg.eval.eval_mesh else 0
+    test_store = loop.built.load_split(cfg.eval.split, max_shapes=cfg.eval.max_shapes, stratified=True)
+    meshed = stratified_sample(test_store.category, cfg.eval.mesh_shapes) if cfg.eval.eval_mesh else []
     final = evaluate(loop.model, loop.built.tasks, test_store, cfg.data, cfg.eval, loop.device, loop.built.modality,
-                     mesh_indices=range(min(mesh_shapes, len(test_store))), amp=loop.amp)
+                     mesh_indices=meshed, amp=loop.amp, n_bootstrap=cfg.eval.n_bootstrap)
     skipped = loop.train_store.skipped + (loop.val_store.skipped if loop.val_store else []) + test_store.skipped
     return final, len(test_store), skipped
 
@@ -109,6 +115,7 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print, ctx: 
                                           "step": state.best_step})
     t_eval = time.time()
     final, n_test, skipped = final_evaluation(loop)
+    write_scores(final.rows, run.run_dir)
     timings = {"train_s": round(state.train_seconds, 2), "eval_s": round(time.time() - t_eval, 2),
                "total_s": round(time.time() - t_start, 2), "best_step": state.best_step,
                "params_total": count_parameters(loop.model)}
@@ -132,7 +139,7 @@ def make_result(loop: Loop, state: TrainState, final: Evaluation, n_test: int, s
         dataset={"name": built.info.name, "revision": built.info.revision, "train": len(loop.train_store),
                  "val": len(loop.val_store) if loop.val_store else 0, "test": n_test,
                  "skipped": [{"shape": s, "reason": r} for s, r in skipped]},
-        metrics=final.metrics, per_category=final.per_category, metric_info=metric_info,
+        metrics=final.metrics, per_category=final.per_category, intervals=final.intervals, metric_info=metric_info,
         encoder_from={"run": run.stage_one.name, "config_hash": run.stage_one.config_hash} if run.stage_one else None,
         seed=run.cfg.train.seed, steps=state.step, step_limited=run.step_limited, timings=timings,
         training={"first_loss": state.first_loss, "history": state.history, "world_size": loop.ctx.world},

@@ -1,6 +1,6 @@
 """The leaderboard: result files -> one row per run, direction-aware ranking, table / CSV / Markdown.
 
-Runs that did not finish (failed, partial) or were cut short by --max-steps are flagged and always listed
+Runs that did not finish (failed) or were cut short by --max-steps are flagged and always listed
 after the ranked ones; runs of different dataset revisions are never ranked against each other silently.
 """
 
@@ -82,7 +82,11 @@ def seed_group(r: RunResult) -> str:
 
 
 def _merge_seeds(frame: pd.DataFrame, results: list[RunResult]) -> pd.DataFrame:
-    """One row per seed group: metric means, their standard deviations as ``<metric>_std``, ``seeds`` = n."""
+    """One row per seed group: metric means, their standard deviations as ``<metric>_std``, ``seeds`` = n,
+    and the 95 % Student-t interval over seeds as ``<metric>_low`` / ``_high`` (it replaces the
+    per-shape intervals of the single runs)."""
+    from bench.evaluation.uncertainty import seed_ci
+
     if frame.empty or not frame["seed_group"].duplicated().any():
         return frame
     metrics = sorted(set(metric_directions(results)) & set(frame.columns))
@@ -94,6 +98,8 @@ def _merge_seeds(frame: pd.DataFrame, results: list[RunResult]) -> pd.DataFrame:
             values = group[m].dropna()
             row[m] = values.mean() if len(values) else None
             row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else None
+            if len(group) > 1:
+                _, row[f"{m}_low"], row[f"{m}_high"] = seed_ci(values.tolist()) if len(values) else (None, None, None)
         merged.append(row)
     return pd.DataFrame(merged)
 
@@ -113,6 +119,8 @@ def leaderboard_frame(results: list[RunResult], sort: str | None = None, suite: 
         }
         for c in columns:
             row[c.column] = r.metrics.get(c.task, {}).get(c.metric)
+            low, high = (r.intervals.get(c.task, {}).get(c.metric) or [None, None])[:2]
+            row[f"{c.column}_low"], row[f"{c.column}_high"] = low, high
         row["seed_group"] = seed_group(r)
         row["seeds"] = 1
         rows.append(row)
@@ -149,10 +157,16 @@ def display_columns(frame: pd.DataFrame, with_std: bool = True, every_metric: bo
             cols.append(c.column)
             if with_std and f"{c.column}_std" in frame.columns:
                 cols.append(f"{c.column}_std")
+            if with_std and frame.get(f"{c.column}_low", pd.Series(dtype=float)).notna().any():
+                cols += [f"{c.column}_low", f"{c.column}_high"]
     if "seeds" in frame.columns and (frame["seeds"] > 1).any():
         cols.append("seeds")
     cols += [c for c in ("params", "train_s") if c in frame.columns]
     return cols
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not pd.isna(value)
 
 
 def _fmt(value: Any) -> str:
@@ -188,6 +202,10 @@ def rich_table(frame: pd.DataFrame, title: str = "leaderboard"):
         constant.append("flags")
     cols = [c for c in cols if c not in constant]
     caption = "  ".join(f"{c}: {frame[c].iloc[0]}" for c in constant if c not in ("rank", "flags"))
+    notes = ["± = half-width of the 95 % interval (bootstrap over test shapes; Student-t over seeds)"]
+    if frame["rank"].isna().all():
+        notes.append("rank: pass --sort METRIC to rank runs")
+    caption = "\n".join(filter(None, [caption, *notes]))
     table = Table(title=title, caption=caption or None)
     left = ("suite", "run", "encoder", "protocol", "tasks", "dataset", "flags")
     labels = {c.column: c.label if c.column == c.metric else f"{c.task} {c.label}" for c in frame.attrs.get("metric_columns", [])}
@@ -197,7 +215,8 @@ def rich_table(frame: pd.DataFrame, title: str = "leaderboard"):
         style = None if row.get("ranked", True) else "dim"
         cells = []
         for c in cols:
-            std = row.get(f"{c}_std")
-            cells.append(_fmt(row[c]) + (f" ± {std:.4f}" if isinstance(std, float) and not pd.isna(std) else ""))
+            low, high = row.get(f"{c}_low"), row.get(f"{c}_high")
+            half = (high - low) / 2 if _number(low) and _number(high) else None
+            cells.append(_fmt(row[c]) + (f" ± {half:.4f}" if half is not None else ""))
         table.add_row(*cells, style=style)
     return table

@@ -1,9 +1,8 @@
-"""Our suites next to the paper's tables, direction-aware comparisons of runs, and plain-language findings."""
+"""Our suites next to the paper's tables, one setup at a time, and comparisons of runs with paired intervals."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -66,30 +65,17 @@ def paper_comparison(results: list[RunResult], table: str, suite: str | None = N
 
 
 def dataset_warning(results: list[RunResult], paper_dataset: str) -> str:
+    import re
+
     ours = sorted({r.dataset.get("name", "?") for r in results})
+    words = [w for w in re.findall(r"[a-z0-9]+", paper_dataset.lower()) if len(w) >= 4 and w != "classes"]
+    same = bool(ours) and all(any(w in o.lower().replace("-", "") for w in words) for o in ours)
     return (f"The paper's numbers are on {paper_dataset}; ours are on {', '.join(ours) or 'nothing yet'}. "
-            + ("These are different datasets: compare trends (which protocol wins), not values."
-               if not any(paper_dataset.split()[0].lower() in o.lower() for o in ours) else ""))
+            + ("" if same or not ours else "These are different datasets: compare trends (which protocol wins), not values."))
 
 
-@dataclass
-class Finding:
-    claim: str
-    holds: bool | None  # None: the runs needed are missing
-    detail: str
-
-    def line(self) -> str:
-        verdict = {True: "yes", False: "no", None: "n/a"}[self.holds]
-        return f"{self.claim}: {verdict} ({self.detail})"
-
-
-def _finding(claim: str, a: float | None, b: float | None, test, detail) -> Finding:
-    if a is None or b is None:
-        return Finding(claim, None, "runs missing or unfinished")
-    return Finding(claim, bool(test(a, b)), detail(a, b))
-
-
-# Suite -> (baseline recon run, joint recon+cls run, classification baseline, frozen probe)
+# Suite -> the runs playing (baseline recon, joint recon+cls, classification baseline, frozen probe), so that
+# a suite other than a table's own (e.g. default against table2) can be set beside that table.
 FINDING_RUNS = {
     "default": ("onet", "joint-all", None, "cls-probe-onet"),
     "table2": ("onet-baseline", "joint-classification-onet", "classification-baseline", "classification-w-onet-encoder"),
@@ -98,40 +84,31 @@ FINDING_RUNS = {
 }
 
 
-def findings(results: list[RunResult], suite: str) -> list[Finding]:
-    """The paper's claims, checked on this suite's results."""
-    if suite not in FINDING_RUNS:
-        return []
-    base, joint, cls_base, probe = FINDING_RUNS[suite]
-    by_run = {r.run_name: r for r in results if r.status == "complete"}
-    iou_b, iou_j = _metric(by_run, base, "iou"), _metric(by_run, joint, "iou")
-    acc_j = _metric(by_run, joint, "accuracy")
-    acc_ref = _metric(by_run, cls_base, "accuracy") if cls_base else acc_j
-    acc_p = _metric(by_run, probe, "accuracy") if probe else None
-    out = [
-        _finding("joint training kept reconstruction IoU within 0.01 of the baseline", iou_j, iou_b,
-                 lambda j, b: j >= b - 0.01, lambda j, b: f"joint {j:.3f} vs baseline {b:.3f}"),
-    ]
-    if probe:
-        out.append(_finding("a classifier on the frozen reconstruction-only encoder is less accurate than with "
-                            "joint training", acc_p, acc_j, lambda p, j: p < j,
-                            lambda p, j: f"frozen probe {p:.3f} vs joint {j:.3f}"))
-    if cls_base:
-        out.append(_finding("joint training recovers the classification baseline's accuracy (within 0.01)", acc_j,
-                            acc_ref, lambda j, r: j >= r - 0.01, lambda j, r: f"joint {j:.3f} vs baseline {r:.3f}"))
-    if suite == "table8":
-        seg_p = _metric(by_run, "segmentation-w-onet-encoder", "miou")
-        seg_c = _metric(by_run, "segmentation-w-cls-onet-encoder", "miou")
-        out.append(_finding("an encoder trained with classification segments better when frozen than a "
-                            "reconstruction-only one", seg_c, seg_p, lambda c, p: c > p,
-                            lambda c, p: f"{c:.3f} vs {p:.3f}"))
-    return out
+def select_results(results: list[RunResult], suite: str, dataset: str | None = None,
+                   profile: str | None = None) -> list[RunResult]:
+    """The suite's runs of one dataset revision and one profile (all their seeds); refuses to mix others."""
+    rs = [r for r in results if r.suite == suite
+          and (dataset is None or r.dataset.get("name") == dataset)
+          and (profile is None or r.config.get("profile", "") == profile)]
+    groups = sorted({(r.dataset.get("name", "?"), str(r.dataset.get("revision")), r.config.get("profile", ""))
+                     for r in rs if r.status == "complete"})
+    if len(groups) > 1:
+        listing = "; ".join(f"dataset {d} (revision {rev}), profile '{p or 'none'}'" for d, rev, p in groups)
+        raise BenchError(f"suite '{suite}' has runs of {len(groups)} different setups, which a report must not mix: "
+                         f"{listing}. Pick one with --dataset NAME and/or --profile NAME.")
+    return rs
 
 
-def compare_frame(results: list[RunResult], directions: dict[str, str]) -> pd.DataFrame:
-    """Metrics of runs side by side (first is the reference) with deltas and the better run per metric."""
+def compare_frame(results: list[RunResult], directions: dict[str, str],
+                  scores: list[pd.DataFrame | None] | None = None, n_boot: int = 2000) -> pd.DataFrame:
+    """Metrics of runs side by side (the first is the reference), the difference of each other run from it
+    with its paired-bootstrap 95 % interval over the shapes both scored (``scores``: each run's scores.csv),
+    and a verdict per metric: better / worse / no significant difference (or why there is none)."""
+    from bench.evaluation.uncertainty import paired_bootstrap_diff, verdict
+
     if len(results) < 2:
         raise BenchError("compare needs at least two runs")
+    scores = scores or [None] * len(results)
     names = [f"{r.suite}/{r.run_name}" for r in results]
     metrics = []
     for r in results:
@@ -140,17 +117,37 @@ def compare_frame(results: list[RunResult], directions: dict[str, str]) -> pd.Da
     rows = []
     for task, m in metrics:
         vals = [r.metrics.get(task, {}).get(m) for r in results]
-        row: dict[str, Any] = {"task": task, "metric": m}
-        row.update({n: v for n, v in zip(names, vals)})
-        ref = vals[0]
-        for n, v in zip(names[1:], vals[1:]):
-            row[f"delta {n}"] = None if ref is None or v is None else v - ref
+        higher = directions.get(m, directions.get(f"{task}.{m}")) != "lower"
+        row: dict[str, Any] = {"task": task, "metric": m, **dict(zip(names, vals))}
+        for n, v, sc in zip(names[1:], vals[1:], scores[1:]):
+            d = _paired(scores[0], sc, task, m, n_boot, paired_bootstrap_diff)
+            row[f"delta {n}"] = None if vals[0] is None or v is None else v - vals[0]
+            row[f"low {n}"], row[f"high {n}"] = (d.low, d.high) if d else (None, None)
+            if vals[0] is None or v is None:
+                row[f"verdict {n}"] = "– (no value)"
+            elif d is None or d.low is None:
+                row[f"verdict {n}"] = "– (no per-shape scores)"
+            else:
+                row[f"verdict {n}"] = verdict(d.low, d.high, higher)
         present = [(v, n) for v, n in zip(vals, names) if v is not None]
-        lower = directions.get(m) == "lower"
-        if len(present) > 1 and len({v for v, _ in present}) > 1:
-            row["better"] = (min if lower else max)(present)[1]
+        if len(present) < 2:
+            row["better"] = "–"
+        elif len({v for v, _ in present}) == 1:
+            row["better"] = "equal"
         else:
-            row["better"] = "tie" if present else ""
-        row["direction"] = "lower" if lower else "higher"
+            row["better"] = (max if higher else min)(present)[1]
+        row["direction"] = "higher" if higher else "lower"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _paired(a: pd.DataFrame | None, b: pd.DataFrame | None, task: str, metric: str, n_boot: int, fn):
+    """Paired bootstrap of B - A on the shapes both runs scored; None without per-shape scores."""
+    base = metric.removesuffix("_class_mean")
+    col = f"{task}.{base}"
+    if a is None or b is None or col not in a or col not in b:
+        return None
+    merged = a[["shape", "category", col]].merge(b[["shape", col]], on="shape", suffixes=("_a", "_b"))
+    statistic = "category" if metric.endswith("_class_mean") else "instance"
+    return fn(merged[col + "_a"].to_numpy(float), merged[col + "_b"].to_numpy(float),
+              merged["category"].tolist(), statistic, n_boot)

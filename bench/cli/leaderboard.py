@@ -126,7 +126,7 @@ def compare_cmd(
         pairs = {n: rs for n, rs in pairs.items() if all(rs)}
     for label, runs in pairs.items():
         directions = metric_directions(runs)
-        frame = compare_frame(runs, directions)
+        frame = compare_frame(runs, directions, [_scores_of(r, results_dir) for r in runs])
         if per_category:
             rows = []
             for r in runs:
@@ -136,6 +136,13 @@ def compare_cmd(
                                  **{c: v.get(main) for c, v in cats.items()}})
             frame = pd.DataFrame(rows)
         _print_frame(frame, f"compare: {label}", fmt, out)
+
+
+def _scores_of(result, results_dir: Path):
+    from bench.evaluation.scores import read_scores
+    from bench.results import run_dir_for
+
+    return read_scores(run_dir_for(results_dir, result.suite, result.run_name, result.config_hash))
 
 
 def _print_frame(frame, title: str, fmt: Format, out: Path | None) -> None:
@@ -169,40 +176,60 @@ def report_cmd(
     results_dir: Path = typer.Option(Path("results"), "--results-dir", "-r"),
     paper: bool = typer.Option(False, "--paper", help="Print the paper's table beside ours."),
     table: str = typer.Option(None, "--table", help="Paper table to compare with (default: the suite's name)."),
+    dataset: str = typer.Option(None, "--dataset", help="Only runs on this dataset (a report never mixes datasets)."),
+    profile: str = typer.Option(None, "--profile", help="Only runs of this profile (a report never mixes profiles)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f"),
     out: Path = typer.Option(None, "--out", "-o"),
 ) -> None:
-    """A suite's leaderboard, the paper's claims checked on it, and (--paper) the paper's table beside it."""
-    from bench.report import dataset_warning, findings, paper_comparison
+    """A suite's leaderboard with intervals, the paper's claims as verdicts, the evaluation conventions,
+    and (--paper) the paper's table beside ours."""
+    from bench.claims import check_claims
+    from bench.report import dataset_warning, paper_comparison, select_results
     from bench.results import scan_results
 
-    results = [r for r in scan_results(results_dir) if r.suite == suite]
-    if not results:
+    results = select_results(scan_results(results_dir), suite, dataset, profile)
+    if not results and not paper:
         from bench.errors import ResultError
 
-        raise ResultError(f"no results of suite '{suite}' under {results_dir}; run `bench run --suite {suite}` first.")
-    found = findings(results, suite)
+        raise ResultError(f"no results of suite '{suite}' under {results_dir}; run `bench run --suite {suite}` first "
+                          "(or pass --paper to see the paper's table alone).")
+    verdicts = [v.line() for v in check_claims(results, suite, results_dir)]
+    conventions = _conventions(results)
+    if paper:
+        comp, paper_ds = paper_comparison(results, table or suite, suite)
     if fmt == Format.html:
         from bench.html import page, table_html
         from bench.leaderboard import display_columns, leaderboard_frame
 
-        frame = leaderboard_frame(results)
-        sections = [("leaderboard", table_html(frame[display_columns(frame)]))]
-        notes = [f.line() for f in found]
+        sections = []
+        if results:
+            frame = leaderboard_frame(results)
+            sections.append(("leaderboard", table_html(frame[display_columns(frame)])))
+        notes = verdicts + conventions
         if paper:
-            comp, paper_ds = paper_comparison(results, table or suite, suite)
             sections.append(("paper", table_html(comp)))
             notes.insert(0, dataset_warning(results, paper_ds))
         images = sorted(p for r in results for p in _run_dir_pngs(r))
         _emit(page(f"suite {suite}", sections, images=images, notes=notes), out)
         return
-    render(results, fmt, title=f"suite {suite}", out=out if fmt != Format.table else None)
+    if results:
+        render(results, fmt, title=f"suite {suite}", out=out if fmt != Format.table else None)
     if paper:
-        comp, paper_ds = paper_comparison(results, table or suite, suite)
         console.print(f"[yellow]{dataset_warning(results, paper_ds)}[/yellow]", highlight=False)
         _print_frame(comp, f"paper {table or suite}: {paper_ds}", fmt if fmt != Format.html else Format.table, None)
-    for f in found:
-        console.print(f.line(), highlight=False)
+    for line in verdicts + conventions:
+        console.print(line, highlight=False)
+
+
+def _conventions(results) -> list[str]:
+    """One line per task: the evaluation conventions its metrics followed (from result.json)."""
+    seen: dict[str, str] = {}
+    for r in results:
+        for task, info in r.metric_info.items():
+            conv = info.get("conventions") if isinstance(info, dict) else None
+            if conv:
+                seen.setdefault(task, ", ".join(f"{k}={v}" for k, v in conv.items() if not isinstance(v, dict)))
+    return [f"conventions of {task}: {text}" for task, text in seen.items()]
 
 
 @app.command("export")

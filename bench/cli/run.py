@@ -68,10 +68,10 @@ def run_cmd(
     from bench.cli.leaderboard import render
 
     render(results, title=f"suite {suite}")
-    from bench.report import findings
+    from bench.claims import check_claims
 
-    for finding in findings(results, suite):
-        console.print(finding.line(), highlight=False)
+    for verdict in check_claims(results, suite, Path(runs[0].cfg.output.results_dir)):
+        console.print(verdict.line(), highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 

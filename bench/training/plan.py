@@ -25,6 +25,7 @@ class ResolvedRun:
     run_dir: Path
     stage_one: ResolvedRun | None = None
     step_limited: bool = False
+    profile: str = ""
 
     @property
     def name(self) -> str:
@@ -56,7 +57,7 @@ class ResolvedRun:
     def full_config(self) -> dict[str, Any]:
         """Everything resolved (recorded in result.json)."""
         return {**self.semantic_config(), "run": dataclasses.asdict(self.spec), "suite": self.suite,
-                "all_sections": self.cfg.section_dicts()}
+                "profile": self.profile, "all_sections": self.cfg.section_dicts()}
 
 
 def check_plugin_names(cfg: BenchConfig, spec: RunSpec) -> None:
@@ -113,7 +114,7 @@ def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, di
                                   encoder_kwargs={**run_cfg.encoder_kwargs,
                                                   enc.encoder: stage_one.cfg.encoder_kwargs.get(enc.encoder, {})})
             check_plugin_names(run_cfg, spec)
-            run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited)
+            run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited, profile or "")
             run.config_hash = stable_hash(run.semantic_config())
             run.run_dir = run_dir_for(run_cfg.output.results_dir, suite_name, spec.name, run.config_hash)
             resolved[spec.name] = run

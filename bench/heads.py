@@ -56,6 +56,10 @@ class PointHeads(nn.Module):
         if self.layout == "parallel":
             return {t: dec(points, z) for t, dec in self.decoders.items() if only is None or t in only}
         out = self.decoders["joint"](points, z)
+        expected = (*points.shape[:2], sum(self.channels.values()))
+        if tuple(out.shape) != expected:  # slicing a wrong-sized output would silently mislabel channels
+            raise PluginContractError(f"{DECODERS.entry(self.decoder_name).label('decoder')} gave {tuple(out.shape)} "
+                                      f"on points {tuple(points.shape)}; the joint layout needs (B, M, C) = {expected}.")
         sliced, start = {}, 0
         for task, c in self.channels.items():
             sliced[task] = out[..., start:start + c]

@@ -12,6 +12,7 @@ app = typer.Typer()
 
 
 def list_plugins(kind: str, check_import: bool) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from bench.registry import REGISTRIES
@@ -25,7 +26,8 @@ def list_plugins(kind: str, check_import: bool) -> None:
         if check_import:
             _, problem = registry.try_load(name)
             status = ("[green]ok[/green]" if problem is None else "[red]broken[/red]",)
-        table.add_row(name, "built-in" if entry.builtin else entry.package, registry.describe(name), *status)
+        table.add_row(escape(name), "built-in" if entry.builtin else escape(entry.package),
+                      escape(registry.describe(name)), *status)  # a docstring's [p, z] is text, not markup
     console.print(table)
 
 

@@ -28,10 +28,13 @@ def render(results, fmt: Format = Format.table, sort: str | None = None, title: 
         console.print("no results match (run `bench run` first)")
         return
     if fmt == Format.table:
+        from rich.markup import escape
+
         console.print(rich_table(frame, title))
         failed = frame[frame["error"].notna()] if "error" in frame else frame.iloc[0:0]
         for _, row in failed.iterrows():
-            console.print(f"[red]{row['suite']}/{row['run']} failed:[/red] {row['error']}", highlight=False, markup=False)
+            console.print(f"[red]{escape(str(row['suite']))}/{escape(str(row['run']))} failed:[/red] "
+                          f"{escape(str(row['error']))}", highlight=False)
         return
     if fmt == Format.csv:
         text = to_csv(frame)

@@ -11,7 +11,7 @@ import torch
 
 from bench.config import DataConfig
 from bench.data.format import DatasetInfo, read_dataset_info, read_shape
-from bench.errors import DataError, did_you_mean
+from bench.errors import BenchError, DataError, did_you_mean
 from bench.registry import DATASETS
 
 
@@ -28,7 +28,15 @@ def open_dataset(cfg: DataConfig, seed: int = 0, progress: bool = True, with_vie
 
         raise PluginContractError(f"{DATASETS.entry(cfg.name).label('dataset')} could not be built with "
                                   f"(cfg, seed={seed}): {exc}. A dataset plugin is called as plugin(cfg, seed=...).") from exc
-    root = dataset.prepare(progress=progress)
+    try:
+        root = dataset.prepare(progress=progress)
+    except BenchError:
+        raise
+    except Exception as exc:
+        from bench.errors import PluginLoadError
+
+        raise PluginLoadError(f"{DATASETS.entry(cfg.name).label('dataset')} raised in prepare: "
+                              f"{type(exc).__name__}: {exc}") from exc
     info = read_dataset_info(root)
     if with_views and cfg.views > 0 and hasattr(dataset, "render"):
         dataset.render(info, cfg.views, cfg.image_size, progress=progress)

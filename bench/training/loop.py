@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from bench.data.dataset import ShapeDataset, ShapeStore
-from bench.errors import TrainingError
+from bench.errors import BenchError, TrainingError
 from bench.evaluation.evaluator import evaluate
-from bench.registry import ENCODERS
+from bench.registry import DECODERS, ENCODERS
 from bench.training import distributed as D
 from bench.training.build import BuiltRun
 from bench.training.checkpoint import save_checkpoint
@@ -96,7 +96,14 @@ def check_forward(model, inputs: torch.Tensor, points: torch.Tensor, encoder_nam
                 raise TrainingError(f"{entry.label('encoder')} returned {got} for inputs {tuple(inputs.shape)}; "
                                     f"the contract is (B, latent_dim) = {expected}.")
             if model.point_heads is not None:
-                model.point_heads.check_output(model.point_heads(points, z), points)
+                try:
+                    out = model.point_heads(points, z)
+                except BenchError:
+                    raise
+                except Exception as exc:
+                    label = DECODERS.entry(model.point_heads.decoder_name).label("decoder")
+                    raise TrainingError(f"{label} raised in forward: {type(exc).__name__}: {exc}") from exc
+                model.point_heads.check_output(out, points)
     finally:
         model.train(was_training)
 

@@ -91,8 +91,9 @@ class TrainConfig:
     """Seed of python, numpy, torch and the data order."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     """auto | cpu | cuda | mps."""
-    amp: bool = False
-    """bfloat16 autocast on CUDA."""
+    amp: Literal["auto", True, False] = "auto"
+    """bfloat16 autocast: auto -> on CUDA and on CPUs with native bf16 (AMX or AVX512-BF16), float32 elsewhere;
+    true / false force it (bench run --amp / --no-amp). The choice is printed and recorded in result.json."""
     compile: bool = False
     """torch.compile the decoders (first call is slow; pays off on long runs)."""
     threads: int = 0
@@ -228,8 +229,8 @@ def _expect_table(value: Any, path: str, where: str) -> dict[str, Any]:
 def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
     """(ok, coerced value) for the simple annotation types used in the config dataclasses."""
     origin = typing.get_origin(tp)
-    if origin is Literal:
-        return value in typing.get_args(tp), value
+    if origin is Literal:  # by type too: 1 is not true, and "true" is not true
+        return any(type(value) is type(c) and value == c for c in typing.get_args(tp)), value
     if tp is bool:
         return isinstance(value, bool), value
     if tp is int:

@@ -69,7 +69,9 @@ class ResNet18(nn.Module):
         state = torch.load(file, map_location="cpu", weights_only=True)
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
         own = {k: v for k, v in self.state_dict().items() if not k.startswith("fc.")}
-        missing = [k for k in own if k not in state]
+        # torchvision's resnet18-f37072fd.pth predates BatchNorm's num_batches_tracked counter: those (and
+        # only those) may be missing; they only matter for momentum=None, which ResNet-18 does not use.
+        missing = [k for k in own if k not in state and not k.endswith(".num_batches_tracked")]
         unexpected = [k for k in state if k not in own]
         wrong = [k for k in own if k in state and state[k].shape != own[k].shape]
         if missing or unexpected or wrong:

@@ -1,9 +1,12 @@
-"""DDP through torchrun with 2 CPU processes (gloo): the first step's loss matches a single process."""
+"""DDP through torchrun with 2 CPU processes (gloo): trained weights match a single process."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 from bench.results import scan_results
 
@@ -31,16 +34,30 @@ encoder_from = "onet"
     return path
 
 
-def test_ddp_two_cpu_processes_match_single_process_first_loss(tmp_path, tiny_info):
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _weights(results: Path, run: str) -> dict[str, torch.Tensor]:
+    (path,) = results.glob(f"ddp/{run}-*/model.pt")
+    return torch.load(path, map_location="cpu", weights_only=True)["model"]
+
+
+def test_ddp_two_cpu_processes_train_the_same_weights_as_one(tmp_path, tiny_info):
     cfg = _config(tmp_path)
-    # no batch norm anywhere (onet_pointnet + concat decoder), so the split batch is exactly equivalent
+    # no batch norm anywhere (onet_pointnet + concat decoder), so the split batch is exactly equivalent;
+    # one validation at the last step, so model selection picks the final weights in both runs
     common = ["run", "--suite", "ddp", "-c", str(cfg), "--quiet", "--device", "cpu", "--no-eval-mesh",
-              "--set", "model.decoder=concat", "--set", "train.batch_size=4"]
+              "--set", "model.decoder=concat", "--set", "train.batch_size=4",
+              "--set", "train.max_steps=5", "--set", "train.eval_every=5"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     single = subprocess.run([sys.executable, "-m", "bench.cli", *common, "-r", str(tmp_path / "single")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stdout + single.stderr
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", str(_free_port()),
                           "-m", "bench.cli", *common, "-r", str(tmp_path / "ddp")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert ddp.returncode == 0, ddp.stdout[-3000:] + ddp.stderr[-3000:]
@@ -48,5 +65,15 @@ def test_ddp_two_cpu_processes_match_single_process_first_loss(tmp_path, tiny_in
     two = {r.run_name: r for r in scan_results(tmp_path / "ddp")}
     assert set(two) == {"onet", "probe"} and all(r.status == "complete" for r in two.values())
     assert two["onet"].training["world_size"] == 2 and one["onet"].training["world_size"] == 1
+    assert two["onet"].steps == one["onet"].steps == 5
     assert abs(two["onet"].training["first_loss"] - one["onet"].training["first_loss"]) < 1e-5
+    # after 5 optimizer steps the weights agree: the gradients were averaged over both ranks' slices
+    for run in ("onet", "probe"):
+        w1, w2 = _weights(tmp_path / "single", run), _weights(tmp_path / "ddp", run)
+        assert w1.keys() == w2.keys()
+        moved = [k for k in w1 if w1[k].is_floating_point() and w1[k].numel() > 1]
+        assert moved
+        for k in moved:
+            assert torch.allclose(w1[k], w2[k], rtol=1e-4, atol=2e-5), \
+                f"{run}: {k} differs by {(w1[k] - w2[k]).abs().max():.3g}"
     assert ddp.stdout.count("suite ddp") == 2  # plan and leaderboard printed once, by rank 0

@@ -1,6 +1,12 @@
 """The prepare pipeline and the real-dataset adapters, on fixture files written here."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +50,9 @@ def test_winding_numbers_closed_sphere_and_sphere_with_hole():
     w_exact = winding_numbers(sphere.vertices, sphere.faces, pts[keep])
     w_fast, method = fast_winding_numbers(sphere.vertices, sphere.faces, pts[keep])
     assert np.array_equal(w_exact >= 0.5, r[keep] < 0.4)
-    assert np.array_equal(w_fast >= 0.5, r[keep] < 0.4) and "winding" in method
+    assert np.array_equal(w_fast >= 0.5, r[keep] < 0.4)
+    # libigl is in the test extra: the fast path must be the one taken (the numpy fallback also says "winding")
+    assert method == "libigl fast winding number"
     # cut a hole (drop the faces near the top): the interior still reads as inside, far points outside
     centres = sphere.triangles_center
     holed = trimesh.Trimesh(sphere.vertices, sphere.faces[centres[:, 1] < 0.3], process=False)
@@ -159,3 +167,193 @@ def test_prepare_cli(tmp_path):
                                    "--points", "2000", "--surface", "1000", "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert "1 failed" in res.output and "dataset.json written" in res.output
+
+
+# --- `bench prepare` through the command line: ShapeNetPart's two layouts, meshes, shards, resume ---------
+
+MUG = "03797390"  # ShapeNetPart's Mug synset: global parts 36 and 37
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def read_prepared(shape_dir):
+    """points, occupancies and part labels of one prepared shape, read from the files (ONet's format)."""
+    pts = np.load(shape_dir / "points.npz")
+    points = pts["points"].astype(np.float32)
+    occ = np.unpackbits(pts["occupancies"])[: len(points)].astype(bool)
+    labels = np.load(shape_dir / "parts.npz")["labels"] if (shape_dir / "parts.npz").is_file() else None
+    return points, occ, labels
+
+
+def write_shapenetcore(meshes, ids):
+    """ShapeNetCore v2's layout: <synset>/<model>/models/model_normalized.obj; each mesh a 1 x 0.5 x 0.5 box."""
+    box = trimesh.creation.box(extents=(1.0, 0.5, 0.5))
+    for m in ids:
+        d = meshes / MUG / m / "models"
+        d.mkdir(parents=True)
+        box.export(d / "model_normalized.obj")
+    return box
+
+
+def write_split_lists(src, train, test):
+    (src / "train_test_split").mkdir(parents=True)
+    (src / "synsetoffset2category.txt").write_text(f"Mug\t{MUG}\n")
+    for split, chosen in (("train", train), ("val", []), ("test", test)):
+        (src / "train_test_split" / f"shuffled_{split}_file_list.json").write_text(
+            json.dumps([f"shape_data/{MUG}/{m}" for m in chosen]))
+
+
+def assert_box_halves_labelled(shape_dir):
+    points, occ, labels = read_prepared(shape_dir)
+    inside = occ & (np.abs(points[:, 0]) > 0.15)  # Voronoi cells of sparse labels wobble near the border
+    assert inside.sum() > 50
+    assert np.array_equal(labels[inside], np.where(points[inside, 0] < 0, 36, 37))
+    assert (labels[~occ] == -1).all()
+
+
+def test_prepare_cli_shapenetpart_txt_layout_with_mesh_path(tmp_path):
+    """shapenetcore_partanno_segmentation_benchmark_v0_normal: <synset>/<model>.txt, 'x y z nx ny nz label'
+    with global part labels; occupancy from the ShapeNetCore meshes given by --mesh-path."""
+    src, meshes = tmp_path / "snp", tmp_path / "core"
+    write_split_lists(src, ["a1"], ["a2"])
+    box = write_shapenetcore(meshes, ["a1", "a2"])
+    (src / MUG).mkdir()
+    for m in ("a1", "a2"):
+        pts, idx = trimesh.sample.sample_surface(box, 2000, seed=1)
+        np.savetxt(src / MUG / f"{m}.txt", np.c_[pts, box.face_normals[idx], np.where(pts[:, 0] < 0, 36, 37)])
+    res = _cli("prepare", "shapenetpart", "--path", src, "--out", tmp_path / "o", "--points", 2000,
+               "--surface", 1000, "--workers", 1)
+    assert res.exit_code == 1 and "mesh_path" in res.output  # occupancy needs the meshes
+    res = _cli("prepare", "shapenetpart", "--path", src, "--mesh-path", meshes, "--out", tmp_path / "o",
+               "--points", 2000, "--surface", 1000, "--workers", 1)
+    assert res.exit_code == 0, res.output
+    assert "2 prepared" in res.output and "dataset.json written: 2 shapes" in res.output
+    info = json.loads((tmp_path / "o" / "dataset.json").read_text())
+    assert info["splits"] == {"train": [f"{MUG}/a1"], "test": [f"{MUG}/a2"]}
+    for m in ("a1", "a2"):
+        assert_box_halves_labelled(tmp_path / "o" / MUG / m)
+
+
+def test_prepare_cli_shapenetpart_pts_seg_layout(tmp_path):
+    """shapenetcore_partanno_segmentation_benchmark_v0: <synset>/points/<model>.pts ('x y z') and
+    <synset>/points_label/<model>.seg (one label per line, 1..k within the category)."""
+    src, meshes = tmp_path / "snp", tmp_path / "core"
+    write_split_lists(src, ["b1"], ["b2"])
+    box = write_shapenetcore(meshes, ["b1", "b2"])
+    (src / MUG / "points").mkdir(parents=True)
+    (src / MUG / "points_label").mkdir()
+    for m in ("b1", "b2"):
+        pts, _ = trimesh.sample.sample_surface(box, 2000, seed=2)
+        np.savetxt(src / MUG / "points" / f"{m}.pts", pts, fmt="%.6f")
+        np.savetxt(src / MUG / "points_label" / f"{m}.seg", np.where(pts[:, 0] < 0, 1, 2), fmt="%d")
+    res = _cli("prepare", "shapenetpart", "--path", src, "--mesh-path", meshes, "--out", tmp_path / "o",
+               "--points", 2000, "--surface", 1000, "--workers", 1)
+    assert res.exit_code == 0, res.output
+    assert "2 prepared" in res.output and "0 failed" in res.output, res.output
+    for m in ("b1", "b2"):  # Mug's local labels 1, 2 are its global parts 36, 37
+        assert_box_halves_labelled(tmp_path / "o" / MUG / m)
+
+
+def write_mesh_folder(src):
+    """Two classes of four meshes each, in three formats."""
+    (src / "boxes").mkdir(parents=True)
+    (src / "balls").mkdir()
+    for k in range(4):
+        box = trimesh.creation.box(extents=(0.4 + 0.1 * k, 0.5, 0.3))
+        if k % 2:
+            (src / "boxes" / f"box{k}.off").write_text(off_text(box))
+        else:
+            box.export(src / "boxes" / f"box{k}.obj")
+        trimesh.creation.icosphere(2, 0.3 + 0.05 * k).export(src / "balls" / f"ball{k}.ply")
+
+
+def tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_prepare_cli_meshes_sharded_equals_unsharded(tmp_path):
+    src = tmp_path / "src"
+    write_mesh_folder(src)
+    opts = ["--points", 2000, "--surface", 1000, "--workers", 1]
+    whole = _cli("prepare", "meshes", "--path", src, "--out", tmp_path / "whole", *opts)
+    assert whole.exit_code == 0, whole.output
+    assert "8 prepared" in whole.output and "dataset.json written: 8 shapes" in whole.output
+    info = json.loads((tmp_path / "whole" / "dataset.json").read_text())
+    assert sorted(c["id"] for c in info["categories"]) == ["balls", "boxes"]
+    ids = sorted(s for v in info["splits"].values() for s in v)
+    assert ids == sorted([f"boxes/box{k}" for k in range(4)] + [f"balls/ball{k}" for k in range(4)])
+    points, occ, _ = read_prepared(tmp_path / "whole" / "balls" / "ball0")
+    assert 0 < occ.mean() < 1
+
+    first = _cli("prepare", "meshes", "--path", src, "--out", tmp_path / "sharded", "--shard", "0/2", *opts)
+    assert first.exit_code == 0, first.output
+    assert "4 prepared" in first.output and "dataset.json not written yet" in first.output
+    assert not (tmp_path / "sharded" / "dataset.json").exists()
+    half = {p.parent.relative_to(tmp_path / "sharded") for p in (tmp_path / "sharded").rglob("points.npz")}
+    assert len(half) == 4
+    second = _cli("prepare", "meshes", "--path", src, "--out", tmp_path / "sharded", "--shard", "1/2", *opts)
+    assert second.exit_code == 0, second.output
+    assert "4 prepared, 0 already done" in second.output and "dataset.json written: 8 shapes" in second.output
+    # the shards are disjoint and together the same shapes, byte for byte, and the same dataset.json
+    whole_files, sharded_files = tree(tmp_path / "whole"), tree(tmp_path / "sharded")
+    assert whole_files.keys() == sharded_files.keys()
+    assert [k for k in whole_files if whole_files[k] != sharded_files[k]] == []
+
+
+def test_killed_prepare_resumes_without_redoing_finished_shapes(tmp_path):
+    """SIGKILL a real `bench prepare` after three of six shapes; the next run prepares only the other three.
+    The fourth mesh names a material library that is a FIFO: loading it blocks until the kill, so the
+    interruption point does not depend on timing."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    (src / "things").mkdir(parents=True)
+    for k in range(6):
+        mesh = trimesh.creation.icosphere(2, 0.3 + 0.04 * k)
+        text = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_texture=False)
+        if k == 3:
+            text = "mtllib block.mtl\n" + text
+            os.mkfifo(src / "things" / "block.mtl")
+        (src / "things" / f"t{k}.obj").write_text(text)
+    args = ["prepare", "meshes", "--path", str(src), "--out", str(out), "--points", "2000", "--surface", "1000",
+            "--workers", "1"]
+    done = [out / "things" / f"t{k}" / "points.npz" for k in range(3)]
+    with open(tmp_path / "prepare.log", "w") as log:  # a file, not a pipe: it never fills up and blocks
+        proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=Path(__file__).resolve().parent.parent,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.time() + 180
+            while not all(p.is_file() for p in done) and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.05)
+            assert all(p.is_file() for p in done), \
+                (tmp_path / "prepare.log").read_text() if proc.poll() is not None else "timeout"
+            assert proc.poll() is None  # blocked on t3
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert not (out / "dataset.json").exists() and not (out / "things" / "t3" / "points.npz").exists()
+    finished = {p: p.stat().st_mtime_ns for k in range(3) for p in (out / "things" / f"t{k}").iterdir()}
+    (src / "things" / "block.mtl").unlink()
+    (src / "things" / "block.mtl").write_text("")
+
+    res = _cli(*args)
+    assert res.exit_code == 0, res.output
+    assert "3 prepared, 3 already done, 0 failed" in res.output
+    assert "dataset.json written: 6 shapes" in res.output
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # the finished shapes were not redone
+    assert all((out / "things" / f"t{k}" / "points.npz").is_file() for k in range(3, 6))
+
+
+def test_prepare_where_every_shape_fails_writes_no_dataset(tmp_path):
+    src = tmp_path / "src" / "junk"
+    src.mkdir(parents=True)
+    (src / "broken.off").write_text("OFF\n3 1 0\n0 0 0\n")  # truncated: vertices missing
+    res = _cli("prepare", "meshes", "--path", tmp_path / "src", "--out", tmp_path / "out", "--workers", 1)
+    assert res.exit_code == 1
+    assert "none of the 1 shapes could be prepared" in res.output and "failures.jsonl" in res.output
+    assert not (tmp_path / "out" / "dataset.json").exists()

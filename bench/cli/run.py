@@ -24,7 +24,7 @@ def run_cmd(
     seeds: int = typer.Option(1, "--seeds", help="Repeat the suite with this many seeds (seed, seed+1, ...); the leaderboard shows mean ± std."),
     results_dir: Path = typer.Option(None, "--results-dir", "-r", help="Where results go (default: results/)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Cache of generated datasets."),
-    amp: bool = typer.Option(None, "--amp/--no-amp", help="bfloat16 autocast on CUDA."),
+    amp: bool = typer.Option(None, "--amp/--no-amp", help="Force bfloat16 autocast on or off (default: train.amp = auto: on for CUDA and CPUs with AMX or AVX512-BF16)."),
     profile: str = typer.Option(None, "--profile", help="Config profile to apply (e.g. paper, cpu)."),
     eval_mesh: bool = typer.Option(None, "--eval-mesh/--no-eval-mesh", help="Mesh test shapes for Chamfer-L1 etc."),
     mesh_shapes: int = typer.Option(None, "--mesh-shapes", help="How many test shapes to mesh."),

@@ -8,16 +8,11 @@ from pathlib import Path
 
 from bench._io import stable_hash
 from bench.config import DataConfig
-from bench.data.format import DATASET_FILE, Category, DatasetInfo
+from bench.data.cache import cache_dir, dataset_complete, render_missing_views
+from bench.data.format import Category, DatasetInfo
 from bench.data.meshio import MESH_SUFFIXES
-from bench.data.prepare import MeshItem, PrepareParams, PrepareReport, finalise, prepare_items
+from bench.data.prepare import MeshItem, PrepareParams, PrepareReport, finalise, prepare_items, render_prepared
 from bench.errors import ConfigError, DataError
-
-
-def _cache_root(cfg: DataConfig) -> Path:
-    from bench.data.synthetic import cache_dir
-
-    return cache_dir(cfg)
 
 
 def _split_of(name: str) -> str:
@@ -30,7 +25,6 @@ class _PreparedSource:
     """Base: list items from ``data.path``, prepare them into the cache, return the prepared folder."""
 
     name = "?"
-    modalities = ("pointcloud", "voxels")
 
     def __init__(self, cfg: DataConfig, seed: int = 0):
         if not cfg.path:
@@ -43,7 +37,7 @@ class _PreparedSource:
         """Preparation settings; the cache folder follows them, so other settings never reuse it."""
         self.params = params
         key = stable_hash({"source": str(self.source.resolve()), "params": params.__dict__, "extra": self.extra_key()})
-        self.root = _cache_root(self.cfg) / f"{self.name}-{key}"
+        self.root = cache_dir(self.cfg) / f"{self.name}-{key}"
 
     def extra_key(self) -> str:
         return ""
@@ -51,18 +45,18 @@ class _PreparedSource:
     def listing(self) -> tuple[list[MeshItem], list[Category], list[str]]:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def render(self, info, n_views: int, size: int, progress: bool = True) -> None:
+    def render(self, info: DatasetInfo, n_views: int, size: int, progress: bool = True) -> None:
         """Render views of the prepared shapes from their source meshes (cached in views.npz)."""
-        from bench.data.prepare import render_item
-        from bench.data.synthetic import views_ready
-        from bench.parallel import run_parallel
+        items = {it.shape_id: it for it in self.listing()[0]}
 
-        items, _, _ = self.listing()
-        todo = set(views_ready(self.root, sorted({s for v in info.splits.values() for s in v}), n_views, size))
-        args = [(it, str(self.root), n_views, size, self.params.seed) for it in items if it.shape_id in todo]
-        failures = run_parallel(render_item, args, f"rendering {len(args)} shapes", progress) if args else []
-        if failures:
-            raise DataError(f"{len(failures)} shapes failed to render, e.g. {failures[0][0]}: {failures[0][1]}")
+        def args_of(shape_id: str) -> tuple:
+            if shape_id not in items:
+                raise DataError(f"{self.source}: shape {shape_id} of the prepared dataset {self.root} is no longer in "
+                                f"the source, so its views cannot be rendered; restore it or delete {self.root} to "
+                                "prepare the dataset again.")
+            return items[shape_id], self.root, n_views, size, self.params.seed
+
+        render_missing_views(self.root, info, n_views, size, render_prepared, args_of, progress)
 
     def build(self, root: Path | None = None, workers: int = 0, shard: tuple[int, int] = (0, 1),
               progress: bool = True) -> tuple[PrepareReport, DatasetInfo | None]:
@@ -78,7 +72,7 @@ class _PreparedSource:
         return report, finalise(items, root, self.name, categories, part_names, self.params, str(self.source))
 
     def prepare(self, progress: bool = True, workers: int = 0, shard: tuple[int, int] = (0, 1)) -> Path:
-        if (self.root / DATASET_FILE).is_file():
+        if dataset_complete(self.root):
             return self.root
         _, info = self.build(workers=workers, shard=shard, progress=progress)
         if info is None:

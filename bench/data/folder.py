@@ -12,8 +12,6 @@ from bench.errors import ConfigError, DataError
 class FolderDataset:
     """A prepared dataset folder with dataset.json (data.path); the format of DESIGN.md."""
 
-    modalities = ("pointcloud", "voxels")
-
     def __init__(self, cfg: DataConfig, seed: int = 0):
         if not cfg.path:
             raise ConfigError("data.path: the 'folder' dataset needs --set data.path=/path/to/dataset")

@@ -11,8 +11,6 @@ from bench.errors import ConfigError, DataError
 class ONetShapeNet:
     """ShapeNet as preprocessed by Occupancy Networks (13 classes, their splits); set data.path to it."""
 
-    modalities = ("pointcloud", "voxels")
-
     def __init__(self, cfg: DataConfig, seed: int = 0):
         if not cfg.path:
             raise ConfigError(

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bench._io import atomic_write_text, stable_hash
+from bench.data.cache import run_shape_jobs, shape_complete
 from bench.data.format import Category, DatasetInfo, write_shape
 from bench.data.meshio import load_mesh, normalise_to_unit_cube
 from bench.errors import DataError
@@ -59,7 +60,9 @@ def read_labelled_points(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         if path.suffix == ".pts":
             pts = np.loadtxt(path, dtype=np.float64, ndmin=2)
-            labels = np.loadtxt(path.with_suffix(".seg"), dtype=np.int64, ndmin=1)
+            # ShapeNetPart v0 keeps <synset>/points/<model>.pts and <synset>/points_label/<model>.seg
+            seg = path.parent.parent / "points_label" / f"{path.stem}.seg"
+            labels = np.loadtxt(seg if seg.is_file() else path.with_suffix(".seg"), dtype=np.int64, ndmin=1)
         else:
             rows = np.loadtxt(path, dtype=np.float64, ndmin=2)
             pts, labels = rows[:, :3], rows[:, -1].astype(np.int64)
@@ -81,18 +84,13 @@ def normalised_mesh(item: MeshItem):
     return out
 
 
-def render_item(args) -> tuple[str, str | None]:
-    """Render the views of one prepared shape from its source mesh (for image encoders)."""
-    item, root, n_views, size, seed = args
+def render_prepared(item: MeshItem, root: Path, n_views: int, size: int, seed: int) -> None:
+    """Render the views of one prepared shape from its source mesh (for image encoders) into its views.npz."""
     from bench.data.format import write_views
     from bench.data.render import render_views, view_rng
 
-    try:
-        images, az = render_views(normalised_mesh(item), n_views, size, view_rng(seed, item.shape_id))
-        write_views(Path(root) / item.shape_id, images, az)
-        return item.shape_id, None
-    except Exception as exc:  # noqa: BLE001
-        return item.shape_id, f"{type(exc).__name__}: {exc}"
+    images, az = render_views(normalised_mesh(item), n_views, size, view_rng(seed, item.shape_id))
+    write_views(Path(root) / item.shape_id, images, az)
 
 
 def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> None:
@@ -122,15 +120,6 @@ def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> None:
                 loc=mesh.metadata["loc"], scale=mesh.metadata["scale"])
 
 
-def _prepare_one(args) -> tuple[str, str | None]:
-    item, root, params = args
-    try:
-        prepare_shape(item, Path(root), params)
-        return item.shape_id, None
-    except Exception as exc:  # noqa: BLE001 - logged with the shape id; the batch goes on
-        return item.shape_id, f"{type(exc).__name__}: {exc}"
-
-
 def parse_shard(text: str | None) -> tuple[int, int]:
     """'i/n' -> (i, n), 0 <= i < n."""
     if not text:
@@ -150,12 +139,10 @@ def prepare_items(items: list[MeshItem], root: Path, params: PrepareParams, work
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     mine = [it for k, it in enumerate(items) if k % shard[1] == shard[0]]
-    todo = [it for it in mine if not (root / it.shape_id / "points.npz").is_file()]
+    todo = [it for it in mine if not shape_complete(root, it.shape_id)]
     report = PrepareReport(skipped_existing=len(mine) - len(todo))
-    from bench.parallel import run_parallel
-
-    args = [(it, str(root), params) for it in todo]
-    report.failed = run_parallel(_prepare_one, args, f"preparing {root.name}", progress, workers) if todo else []
+    jobs = [(it.shape_id, (it, root, params)) for it in todo]
+    report.failed = run_shape_jobs(prepare_shape, jobs, f"preparing {root.name}", progress, workers)
     report.done = len(todo) - len(report.failed)
     report.method = winding_method() if report.done else ""
     if report.failed:
@@ -172,9 +159,12 @@ def finalise(items: list[MeshItem], root: Path, name: str, categories: list[Cate
     failed = set()
     if (root / FAILURES).is_file():
         failed = {json.loads(line)["shape"] for line in (root / FAILURES).read_text().splitlines() if line.strip()}
-    ready = [it for it in items if (root / it.shape_id / "points.npz").is_file()]
+    ready = [it for it in items if shape_complete(root, it.shape_id)]
     if len(ready) + len(failed - {it.shape_id for it in ready}) < len(items):
         return None  # other shards are still working
+    if not ready:  # a dataset.json with no shapes would pass as a finished, empty dataset on every later run
+        raise DataError(f"{root}: none of the {len(items)} shapes could be prepared; the first failures are in "
+                        f"{root / FAILURES}. Fix the source (or its path) and run `bench prepare` again.")
     splits: dict[str, list[str]] = {}
     for it in ready:
         splits.setdefault(it.split, []).append(it.shape_id)

@@ -1,23 +1,30 @@
-"""Procedural ShapeNetPart-like categories built from SDF primitives.
+"""Procedural ShapeNetPart-like shape families built from SDF primitives, and the fine-grained classes
+made of them.
 
-Each builder takes a numpy Generator and returns ``{part_name: sdf}`` in design coordinates (y up,
-front +z, about [-0.5, 0.5]^3); the generator normalises every shape to the unit cube afterwards.
-Optional parts (chair arms, table shelf, airplane engines, car spoiler, bottle cap) are sometimes absent,
-as in ShapeNetPart; thin parts (legs, wings, fins, handles) are the hard cases the paper points at.
+Each builder takes a numpy Generator and whether to build the family's optional part, and returns
+``{part_name: sdf}`` in design coordinates (y up, front +z, about [-0.5, 0.5]^3); the generator
+normalises every shape to the unit cube afterwards. Six families come as two classes that differ only
+by a small optional part (chair with / without arms, table with / without a shelf, airplane with /
+without engines, car with / without a spoiler, bottle with / without a cap, mug with / without a
+handle): the part is always there in the first class and never in the second, and the other
+proportions are drawn alike, so telling the two apart takes part-level detail. With the four families
+that have no optional part this makes 16 classes, as many as ShapeNetPart's categories. Thin parts
+(legs, wings, fins, handles) are the hard cases the paper points at.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from bench.geometry import sdf as S
 
-Builder = Callable[[np.random.Generator], dict[str, S.SDF]]
+Builder = Callable[[np.random.Generator, bool], dict[str, S.SDF]]
 
 
-def chair(rng: np.random.Generator) -> dict[str, S.SDF]:
+def chair(rng: np.random.Generator, arms: bool) -> dict[str, S.SDF]:
     w, d, t = rng.uniform(0.2, 0.3), rng.uniform(0.2, 0.28), rng.uniform(0.025, 0.04)
     seat_y, floor = rng.uniform(-0.05, 0.08), -0.4
     r = rng.uniform(0.02, 0.032)
@@ -29,18 +36,18 @@ def chair(rng: np.random.Generator) -> dict[str, S.SDF]:
         "back": S.box((0, seat_y + t + hb, -d + tb), (w, hb, tb), rounding=0.01),
         "leg": S.union(*legs),
     }
-    if rng.random() < 0.5:
-        ah = rng.uniform(0.1, 0.16)
-        arms = []
+    ah = rng.uniform(0.1, 0.16)
+    if arms:
+        pieces = []
         for sx in (-1, 1):
             x = sx * (w - 0.025)
-            arms.append(S.box((x, seat_y + t + ah, 0.0), (0.025, 0.02, d * 0.85)))
-            arms.append(S.capsule((x, seat_y + t, d * 0.7), (x, seat_y + t + ah, d * 0.7), 0.02))
-        parts["arm"] = S.union(*arms)
+            pieces.append(S.box((x, seat_y + t + ah, 0.0), (0.025, 0.02, d * 0.85)))
+            pieces.append(S.capsule((x, seat_y + t, d * 0.7), (x, seat_y + t + ah, d * 0.7), 0.02))
+        parts["arm"] = S.union(*pieces)
     return parts
 
 
-def table(rng: np.random.Generator) -> dict[str, S.SDF]:
+def table(rng: np.random.Generator, shelf: bool) -> dict[str, S.SDF]:
     top_y, floor, t = rng.uniform(0.05, 0.2), -0.35, rng.uniform(0.025, 0.045)
     if rng.random() < 0.3:  # round pedestal table
         rad = rng.uniform(0.3, 0.42)
@@ -56,12 +63,12 @@ def table(rng: np.random.Generator) -> dict[str, S.SDF]:
                 for sx in (-1, 1) for sz in (-1, 1)]
         parts = {"top": top, "leg": S.union(*legs)}
         shelf_half = (w - 2 * r, d - 2 * r)
-    if rng.random() < 0.4:
+    if shelf:
         parts["shelf"] = S.box((0, (top_y + floor) / 2 - 0.05, 0), (shelf_half[0], 0.018, shelf_half[1]))
     return parts
 
 
-def airplane(rng: np.random.Generator) -> dict[str, S.SDF]:
+def airplane(rng: np.random.Generator, engines: bool) -> dict[str, S.SDF]:
     length, r = rng.uniform(0.35, 0.45), rng.uniform(0.04, 0.07)
     span, chord, wt = rng.uniform(0.35, 0.5), rng.uniform(0.06, 0.12), rng.uniform(0.015, 0.022)
     wy, wz = rng.uniform(-0.02, 0.02), rng.uniform(-0.05, 0.08)
@@ -73,23 +80,26 @@ def airplane(rng: np.random.Generator) -> dict[str, S.SDF]:
         "tail": S.union(S.box((0, r + fh * 0.8, tail_z), (0.016, fh, 0.05), rounding=0.005),
                         S.box((0, r * 0.5, tail_z), (rng.uniform(0.1, 0.17), 0.015, 0.04), rounding=0.005)),
     }
-    if rng.random() < 0.6:
-        er = rng.uniform(0.028, 0.04)
+    er = rng.uniform(0.028, 0.04)
+    if engines:
         parts["engine"] = S.union(*[S.cylinder((sx * span * 0.45, wy - wt - er, wz + 0.02), "z", er, 0.07)
                                     for sx in (-1, 1)])
     return parts
 
 
-def mug(rng: np.random.Generator) -> dict[str, S.SDF]:
+def mug(rng: np.random.Generator, handle: bool) -> dict[str, S.SDF]:
     r, h, wall = rng.uniform(0.17, 0.24), rng.uniform(0.2, 0.3), rng.uniform(0.025, 0.035)
     outer = S.cylinder((0, 0, 0), "y", r, h)
     inner = S.cylinder((0, wall + 0.01, 0), "y", r - wall, h)
     major, minor = rng.uniform(0.08, 0.12), rng.uniform(0.022, 0.03)
-    handle = S.subtract(S.torus((r, rng.uniform(-0.05, 0.05), 0), "z", major, minor), outer)
-    return {"body": S.subtract(outer, inner), "handle": handle}
+    handle_y = rng.uniform(-0.05, 0.05)
+    parts = {"body": S.subtract(outer, inner)}
+    if handle:
+        parts["handle"] = S.subtract(S.torus((r, handle_y, 0), "z", major, minor), outer)
+    return parts
 
 
-def lamp(rng: np.random.Generator) -> dict[str, S.SDF]:
+def lamp(rng: np.random.Generator, optional: bool = False) -> dict[str, S.SDF]:
     floor, br = -0.4, rng.uniform(0.12, 0.2)
     bh = rng.uniform(0.02, 0.04)
     shade_y, sr, sh = rng.uniform(0.15, 0.3), rng.uniform(0.13, 0.22), rng.uniform(0.08, 0.14)
@@ -104,7 +114,7 @@ def lamp(rng: np.random.Generator) -> dict[str, S.SDF]:
     }
 
 
-def rocket(rng: np.random.Generator) -> dict[str, S.SDF]:
+def rocket(rng: np.random.Generator, optional: bool = False) -> dict[str, S.SDF]:
     r, h = rng.uniform(0.07, 0.11), rng.uniform(0.22, 0.32)
     hn = rng.uniform(0.1, 0.18)
     fl, fh = rng.uniform(0.06, 0.1), rng.uniform(0.06, 0.11)
@@ -118,9 +128,12 @@ def rocket(rng: np.random.Generator) -> dict[str, S.SDF]:
     }
 
 
-def car(rng: np.random.Generator) -> dict[str, S.SDF]:
+def car(rng: np.random.Generator, spoiler: bool) -> dict[str, S.SDF]:
     w, h, length = rng.uniform(0.17, 0.22), rng.uniform(0.06, 0.09), rng.uniform(0.38, 0.48)
-    hc, lc, zc = rng.uniform(0.05, 0.08), length * rng.uniform(0.4, 0.6), rng.uniform(-0.1, 0.05)
+    hc, lc, zc = rng.uniform(0.05, 0.08), length * rng.uniform(0.4, 0.55), rng.uniform(-0.1, 0.05)
+    # The cabin ends ahead of the spoiler's place in both classes: a spoiler buried in the cabin would
+    # not be there to see, and a cabin that moves only when there is a spoiler would give the class away.
+    zc = max(zc, -length + 0.12 + lc)
     wr = rng.uniform(0.06, 0.085)
     wheels = [S.cylinder((sx * (w - 0.01), -h, sz * length * 0.65), "x", wr, 0.03) for sx in (-1, 1) for sz in (-1, 1)]
     parts = {
@@ -128,14 +141,14 @@ def car(rng: np.random.Generator) -> dict[str, S.SDF]:
         "cabin": S.box((0, h + hc - 0.01, zc), (w * 0.85, hc, lc), rounding=0.025),
         "wheel": S.union(*wheels),
     }
-    if rng.random() < 0.4:
+    if spoiler:
         parts["spoiler"] = S.union(S.box((0, h + 0.06, -length + 0.04), (w * 0.9, 0.012, 0.035)),
                                    *[S.box((sx * w * 0.6, h + 0.025, -length + 0.04), (0.012, 0.03, 0.012))
                                      for sx in (-1, 1)])
     return parts
 
 
-def guitar(rng: np.random.Generator) -> dict[str, S.SDF]:
+def guitar(rng: np.random.Generator, optional: bool = False) -> dict[str, S.SDF]:
     r1 = rng.uniform(0.16, 0.2)
     r2 = r1 * rng.uniform(0.7, 0.85)
     t = rng.uniform(0.04, 0.06)
@@ -150,19 +163,19 @@ def guitar(rng: np.random.Generator) -> dict[str, S.SDF]:
     }
 
 
-def bottle(rng: np.random.Generator) -> dict[str, S.SDF]:
+def bottle(rng: np.random.Generator, cap: bool) -> dict[str, S.SDF]:
     r, h = rng.uniform(0.12, 0.18), rng.uniform(0.2, 0.3)
     nr, nh = rng.uniform(0.04, 0.06), rng.uniform(0.06, 0.12)
     y0 = -0.25
     neck = S.union(S.cylinder((0, y0 + 2 * h + nh, 0), "y", nr, nh),
                    S.ellipsoid((0, y0 + 2 * h, 0), (r, r * 0.5, r)))
     parts = {"body": S.cylinder((0, y0 + h, 0), "y", r, h), "neck": neck}
-    if rng.random() < 0.6:
+    if cap:
         parts["cap"] = S.cylinder((0, y0 + 2 * h + 2 * nh + 0.025, 0), "y", nr + 0.012, 0.03)
     return parts
 
 
-def skateboard(rng: np.random.Generator) -> dict[str, S.SDF]:
+def skateboard(rng: np.random.Generator, optional: bool = False) -> dict[str, S.SDF]:
     w, length = rng.uniform(0.1, 0.13), rng.uniform(0.35, 0.42)
     zt = length * 0.65
     wr = rng.uniform(0.03, 0.04)
@@ -174,16 +187,43 @@ def skateboard(rng: np.random.Generator) -> dict[str, S.SDF]:
     }
 
 
-# (builder, part names in a fixed order: the order defines the global part indices)
-CATEGORIES: dict[str, tuple[Builder, tuple[str, ...]]] = {
-    "chair": (chair, ("seat", "back", "leg", "arm")),
-    "table": (table, ("top", "leg", "shelf")),
-    "airplane": (airplane, ("body", "wing", "tail", "engine")),
-    "mug": (mug, ("body", "handle")),
-    "lamp": (lamp, ("base", "stem", "shade")),
-    "rocket": (rocket, ("body", "nose", "fin")),
-    "car": (car, ("body", "cabin", "wheel", "spoiler")),
-    "guitar": (guitar, ("body", "neck", "head")),
-    "bottle": (bottle, ("body", "neck", "cap")),
-    "skateboard": (skateboard, ("deck", "truck", "wheel")),
+# family -> (builder, part names in a fixed order, the optional part or None). The order of families and
+# of their parts defines the global part indices.
+FAMILIES: dict[str, tuple[Builder, tuple[str, ...], str | None]] = {
+    "chair": (chair, ("seat", "back", "leg", "arm"), "arm"),
+    "table": (table, ("top", "leg", "shelf"), "shelf"),
+    "airplane": (airplane, ("body", "wing", "tail", "engine"), "engine"),
+    "mug": (mug, ("body", "handle"), "handle"),
+    "lamp": (lamp, ("base", "stem", "shade"), None),
+    "rocket": (rocket, ("body", "nose", "fin"), None),
+    "car": (car, ("body", "cabin", "wheel", "spoiler"), "spoiler"),
+    "guitar": (guitar, ("body", "neck", "head"), None),
+    "bottle": (bottle, ("body", "neck", "cap"), "cap"),
+    "skateboard": (skateboard, ("deck", "truck", "wheel"), None),
 }
+
+
+@dataclass(frozen=True)
+class ShapeClass:
+    """A classification label: a family, with or without its optional part."""
+
+    family: str
+    optional: bool  # the optional part is built (always False for families without one)
+
+    def build(self, rng: np.random.Generator) -> dict[str, S.SDF]:
+        return FAMILIES[self.family][0](rng, self.optional)
+
+
+def _classes() -> dict[str, ShapeClass]:
+    classes = {}
+    for family, (_, _, optional) in FAMILIES.items():
+        if optional is None:
+            classes[family] = ShapeClass(family, False)
+        else:
+            classes[f"{family}_with_{optional}"] = ShapeClass(family, True)
+            classes[f"{family}_no_{optional}"] = ShapeClass(family, False)
+    return classes
+
+
+# class id (the category of dataset.json and the first half of a shape id) -> its family and option
+CLASSES: dict[str, ShapeClass] = _classes()

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
+from bench.geometry.box import BOX_BOUND
 from bench.geometry.surface import mesh_from_grid
 
 Query = Callable[[np.ndarray], np.ndarray]
-BOUND = 0.55  # unit cube padded by 0.1
+BOUND = BOX_BOUND  # the unit cube padded by 0.1 (ONet's query box)
 
 
 def _logit(p: float) -> float:

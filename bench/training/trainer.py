@@ -26,6 +26,7 @@ from bench.training.build import BuiltRun, build_run
 from bench.training.checkpoint import LAST, MODEL, load_checkpoint, save_checkpoint
 from bench.training.loop import Interrupted, Loop, lr_lambda, stop_on_signals, train_loop  # noqa: F401 - re-exported
 from bench.training.plan import ResolvedRun
+from bench.training.precision import resolve_precision
 from bench.training.state import TrainState
 
 
@@ -67,11 +68,13 @@ def prepare_loop(run: ResolvedRun, built: BuiltRun, device: torch.device, ctx: D
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.train.lr_schedule, cfg.train.max_steps))
     run.run_dir.mkdir(parents=True, exist_ok=True)
+    precision = resolve_precision(cfg.train.amp, device)
+    log(f"[{run.name}] {precision.name} on {device} ({precision.reason})")
     # Validation scores the same kinds of points as the test, fewer of them (IoU and mIoU on the same ones).
     val_cfg = replace(cfg, eval=replace(cfg.eval, n_iou_points=cfg.eval.val_points))
     loop = Loop(run, built, create_tasks(run.spec.tasks, built.info, val_cfg), D.wrap(model, ctx, device), optimizer, scheduler,
                 ShapeDataset(train_store, cfg.data, built.modality, seed=cfg.train.seed), train_store, val_store,
-                device, amp=cfg.train.amp and device.type == "cuda", last=run.run_dir / LAST, ctx=ctx)
+                device, amp=precision.bf16, last=run.run_dir / LAST, ctx=ctx)
     state = TrainState()
     if loop.last.is_file():
         ckpt = load_checkpoint(loop.last, map_location=device)
@@ -142,7 +145,8 @@ def make_result(loop: Loop, state: TrainState, final: Evaluation, n_test: int, s
         metrics=final.metrics, per_category=final.per_category, intervals=final.intervals, metric_info=metric_info,
         encoder_from={"run": run.stage_one.name, "config_hash": run.stage_one.config_hash} if run.stage_one else None,
         seed=run.cfg.train.seed, steps=state.step, step_limited=run.step_limited, timings=timings,
-        training={"first_loss": state.first_loss, "history": state.history, "world_size": loop.ctx.world},
+        training={"first_loss": state.first_loss, "history": state.history, "world_size": loop.ctx.world,
+                  "precision": "bf16" if loop.amp else "fp32"},
         device=str(loop.device), packages=package_versions(), git=git_info(), bench_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

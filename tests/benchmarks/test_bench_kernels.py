@@ -161,7 +161,7 @@ def test_render_views(benchmark):
 def test_generate_one_small_shape(benchmark):
     from bench.data.synthetic import PRESETS, make_shape
 
-    benchmark(lambda: make_shape("chair", np.random.default_rng(0), PRESETS["small"]))
+    benchmark(lambda: make_shape("chair_with_arm", np.random.default_rng(0), PRESETS["small"]))
 
 
 def test_data_loading_vs_train_step(benchmark, tmp_path_factory):

@@ -91,11 +91,18 @@ def _lower_is_better(result: RunResult, task: str, metric: str) -> bool:
 
 
 def _scores(result: RunResult, results_dir: Path | None) -> pd.DataFrame | None:
+    """The run's scores.csv: under the folder given, else under the results folder the run was made with
+    (a suite may send its runs elsewhere, e.g. table4 to results/modelnet40)."""
     from bench.evaluation.scores import read_scores
 
     if results_dir is None:
         return None
-    return read_scores(run_dir_for(results_dir, result.suite, result.run_name, result.config_hash))
+    own = result.config.get("all_sections", {}).get("output", {}).get("results_dir")
+    for folder in dict.fromkeys(f for f in (results_dir, own) if f):
+        scores = read_scores(run_dir_for(folder, result.suite, result.run_name, result.config_hash))
+        if scores is not None:
+            return scores
+    return None
 
 
 def check_claim(claim: Claim, runs: dict[str, list[RunResult]], results_dir: Path | None) -> Verdict:

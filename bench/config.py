@@ -146,6 +146,11 @@ class EvalConfig:
 class OutputConfig:
     results_dir: str = "results"
     """Where runs write result.json and checkpoints."""
+    log: Literal["csv", "tensorboard"] = "csv"
+    """Training log: csv -> train_log.csv in the run folder (always written); tensorboard -> also TensorBoard
+    events in <run folder>/tensorboard (`pip install 'implicit-bench[log]'`)."""
+    log_every: int = 10
+    """Steps between two rows of the training log."""
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,21 @@ def paper_tables() -> dict[str, Any]:
 
 
 def _metric(results: dict[str, RunResult], run: str | None, metric: str) -> float | None:
+    """A run's ``metric`` averaged as the paper averages its summary numbers: the category mean (Table 6's
+    mIoU is Table 7's Mean column); the instance mean only for results that predate category means."""
     r = results.get(run or "")
     if r is None:
         return None
     for values in r.metrics.values():
-        if values.get(metric) is not None:
-            return float(values[metric])
+        for key in (metric + "_class_mean", metric):
+            if values.get(key) is not None:
+                return float(values[key])
     return None
 
 
 def paper_comparison(results: list[RunResult], table: str, suite: str | None = None) -> tuple[pd.DataFrame, str]:
-    """Rows of the paper's table with our value beside each paper value; and the table's dataset.
+    """Rows of the paper's table with our value (category mean, the paper's averaging) beside each paper
+    value; and the table's dataset.
 
     A suite other than the table's own (e.g. ``default`` against ``table2``) is matched through the roles
     of FINDING_RUNS: baseline, joint run, classification baseline, frozen probe.
@@ -52,7 +56,7 @@ def paper_comparison(results: list[RunResult], table: str, suite: str | None = N
                 by_run.setdefault(canonical, by_run[ours])
     rows = []
     for row in spec["rows"]:
-        if "values" in row:  # per-class table (7): not mapped to runs
+        if "values" in row:  # per-class rows (Table 7): bench.paper_classes.per_class_comparison
             continue
         out: dict[str, Any] = {"row": row["row"], "run": row.get("run", "")}
         for m in PAPER_METRICS:

@@ -17,8 +17,9 @@ from bench.data.adapters import MeshFolder, ModelNet40, ShapeNetPart
 from bench.data.dataset import ShapeStore
 from bench.data.format import read_dataset_info
 from bench.data.meshio import load_mesh, parse_off
-from bench.data.prepare import PrepareParams, parse_shard
-from bench.errors import DataError
+from bench.data.prepare import PrepareParams
+from bench.shards import parse_shard
+from bench.errors import ConfigError, DataError
 from bench.geometry.occupancy import fast_winding_numbers, winding_numbers
 
 SMALL = PrepareParams(n_points=3000, n_surface=2000, voxel_resolution=16)
@@ -102,7 +103,7 @@ def test_sharded_prepare_finalises_after_all_shards(tmp_path):
     root = ds.prepare(progress=False, shard=(1, 2), workers=1)
     assert (root / "dataset.json").is_file()
     assert parse_shard("1/4") == (1, 4)
-    with pytest.raises(DataError):
+    with pytest.raises(ConfigError, match="0 <= i < n"):
         parse_shard("4/4")
 
 

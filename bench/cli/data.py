@@ -161,7 +161,7 @@ def prepare_cmd(
     from dataclasses import replace
 
     from bench.config import DataConfig
-    from bench.data.prepare import parse_shard
+    from bench.shards import parse_shard
     from bench.errors import ConfigError
     from bench.registry import DATASETS
 

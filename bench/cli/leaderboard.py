@@ -211,6 +211,9 @@ def report_cmd(
         notes = verdicts + conventions
         if paper:
             sections.append(("paper", table_html(comp)))
+            per_class = _per_class(results, table or suite)
+            if per_class is not None:
+                sections.append(("paper, per category", table_html(per_class)))
             notes.insert(0, dataset_warning(results, paper_ds))
         images = sorted(p for r in results for p in _run_dir_pngs(r))
         _emit(page(f"suite {suite}", sections, images=images, notes=notes), out)
@@ -219,9 +222,34 @@ def report_cmd(
         render(results, fmt, title=f"suite {suite}", out=out if fmt != Format.table else None)
     if paper:
         console.print(f"[yellow]{dataset_warning(results, paper_ds)}[/yellow]", highlight=False)
-        _print_frame(comp, f"paper {table or suite}: {paper_ds}", fmt if fmt != Format.html else Format.table, None)
+        _print_frame(comp, f"paper {table or suite}: {paper_ds} (ours: category means)",
+                     fmt if fmt != Format.html else Format.table, None)
+        per_class = _per_class(results, table or suite)
+        if per_class is not None:
+            _print_frame(per_class, f"paper {table or suite}, per category", fmt if fmt != Format.html else Format.table, None)
     for line in verdicts + conventions:
         console.print(line, highlight=False)
+
+
+def _per_class(results, table: str):
+    """The per-category comparison for tables that have per-category rows (Table 7), else None."""
+    from bench.paper_classes import per_class_comparison
+    from bench.report import paper_tables
+
+    spec = paper_tables().get(table, {})
+    if not any("values" in row for row in spec.get("rows", [])):
+        return None
+    wide = per_class_comparison(results, table)
+    rows = []  # one row per category, a paper / ours column pair per run: readable in a terminal
+    for column in spec.get("columns", []):
+        out = {"category": column}
+        for _, r in wide.iterrows():
+            out[f"{r['run']} paper"] = r.get(f"{column} (paper)")
+            out[f"{r['run']} ours"] = r.get(f"{column} (ours)")
+        rows.append(out)
+    import pandas as pd
+
+    return pd.DataFrame(rows)
 
 
 def _conventions(results) -> list[str]:

@@ -31,6 +31,9 @@ def run_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved runs and what would be reused, then exit."),
     rerun: bool = typer.Option(False, "--rerun", help="Retrain even when a finished result exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    runs_only: str = typer.Option(None, "--runs", help="Only these runs of the suite (comma-separated), with the runs whose encoders they probe."),
+    shard: str = typer.Option(None, "--shard", help="i/n: this job's share of the suite (a probe stays with the run it probes); n jobs together run it all."),
+    log: str = typer.Option(None, "--log", help="Training log: csv (train_log.csv in each run folder, always) or tensorboard (also TensorBoard events; needs implicit-bench[log])."),
     config: Path = ConfigOption,
     sets: list[str] = SetOption,
 ) -> None:
@@ -45,14 +48,21 @@ def run_cmd(
         "model": {"encoder": encoder},
         "data": {"name": dataset, "preset": preset, "data_dir": str(data_dir) if data_dir else None},
         "train": {"device": device, "max_steps": max_steps, "seed": seed, "amp": amp},
-        "output": {"results_dir": str(results_dir) if results_dir else None},
+        "output": {"results_dir": str(results_dir) if results_dir else None, "log": log},
         "eval": {"eval_mesh": eval_mesh, "mesh_shapes": mesh_shapes},
     }
     for section, values in named.items():
         for key, value in values.items():
             if value is not None:
                 overrides.setdefault(section, {})[key] = value
+    from bench.shards import parse_shard
+    from bench.training.plan import select_runs
+
     runs = resolve_suite(cfg, suite, overrides, step_limited=max_steps is not None, profile=profile, seeds=seeds)
+    runs = select_runs(runs, [n.strip() for n in runs_only.split(",")] if runs_only else None, parse_shard(shard))
+    if not runs:
+        console.print(f"shard {shard} of suite {suite}: no runs fall to this shard (the suite has fewer groups of runs)")
+        return
     from bench.training.distributed import from_env
 
     ctx = from_env(runs[0].cfg.train.device) if not dry_run else None

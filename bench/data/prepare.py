@@ -120,19 +120,6 @@ def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> None:
                 loc=mesh.metadata["loc"], scale=mesh.metadata["scale"])
 
 
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """'i/n' -> (i, n), 0 <= i < n."""
-    if not text:
-        return 0, 1
-    try:
-        i, n = (int(v) for v in text.split("/"))
-    except ValueError as exc:
-        raise DataError(f"--shard {text!r}: expected i/n, e.g. 0/4") from exc
-    if not 0 <= i < n:
-        raise DataError(f"--shard {text}: need 0 <= i < n")
-    return i, n
-
-
 def prepare_items(items: list[MeshItem], root: Path, params: PrepareParams, workers: int = 0,
                   shard: tuple[int, int] = (0, 1), progress: bool = True) -> PrepareReport:
     """Prepare this shard's shapes that are not finished yet; failures go to root/failures.jsonl."""

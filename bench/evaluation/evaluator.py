@@ -39,12 +39,14 @@ class Evaluation:
 @torch.no_grad()
 def decode_points(model, z: torch.Tensor, points: np.ndarray, device: torch.device, amp: bool = False,
                   only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """One latent (1, D), (P, 3) points -> {point task: (P, C) logits}, in chunks."""
-    outs: dict[str, list[np.ndarray]] = {}
+    """One latent (1, D), (P, 3) points -> {point task: (P, C) logits}, in chunks (P may be 0)."""
+    heads = model.point_heads
+    outs: dict[str, list[np.ndarray]] = {t: [np.zeros((0, c), np.float32)] for t, c in heads.channels.items()
+                                         if only is None or t in only}
     for start in range(0, len(points), POINT_CHUNK):
         p = torch.from_numpy(np.ascontiguousarray(points[start:start + POINT_CHUNK], dtype=np.float32))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            res = model.point_heads(p.to(device).unsqueeze(0), z, only=only)
+            res = heads(p.to(device).unsqueeze(0), z, only=only)
         for task, logits in res.items():
             outs.setdefault(task, []).append(logits[0].float().cpu().numpy())
     return {t: np.concatenate(v) for t, v in outs.items()}

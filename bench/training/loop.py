@@ -24,6 +24,7 @@ from bench.training.build import BuiltRun
 from bench.training.checkpoint import save_checkpoint
 from bench.training.plan import ResolvedRun
 from bench.training.state import TrainState, checkpoint_payload
+from bench.training.trainlog import TensorBoardLog, write_csv
 
 COSINE_FLOOR = 0.05  # the cosine schedule decays to this share of train.lr, not to 0 (late steps still learn)
 
@@ -50,6 +51,7 @@ class Loop:
     last: Path  # the resumable checkpoint
     ctx: D.DistContext = D.SINGLE
     checked: bool = False  # the plugins' contracts were checked on the first batch
+    tensorboard: TensorBoardLog | None = None
 
     @property
     def model(self):
@@ -157,12 +159,24 @@ def validate_and_select(loop: Loop, state: TrainState, loss: float) -> float:
 
 
 def save_progress(loop: Loop, state: TrainState, t_segment: float) -> float:
-    """Write the resumable checkpoint (rank 0); returns the start of the next timed segment."""
+    """Write the resumable checkpoint and the training log (rank 0); returns the start of the next timed
+    segment."""
     now = time.time()
     state.train_seconds += now - t_segment
     if loop.ctx.main:
         save_checkpoint(loop.last, checkpoint_payload(state, loop.model, loop.optimizer, loop.scheduler))
+        write_csv(state.log, loop.run.run_dir)
+        if loop.tensorboard is not None:
+            loop.tensorboard.add(state.log)
     return now
+
+
+def log_row(loop: Loop, state: TrainState, loss: torch.Tensor, losses: dict[str, torch.Tensor]) -> None:
+    """A row of the training log, every output.log_every steps (and at every validation)."""
+    every = loop.run.cfg.output.log_every
+    if every and (state.step % every == 0 or state.step == 1):
+        state.log.append({"step": state.step, "lr": loop.optimizer.param_groups[0]["lr"], "loss": float(loss.item()),
+                          **{f"loss_{t}": float(v.item()) for t, v in losses.items()}})
 
 
 def train_loop(loop: Loop, state: TrainState, progress: bool = True) -> TrainState:
@@ -177,14 +191,19 @@ def train_loop(loop: Loop, state: TrainState, progress: bool = True) -> TrainSta
                                                  enabled=progress and loop.ctx.main) as advance:
         advance(state.step)
         while state.step < cfg.max_steps:
-            loss, _ = train_step(loop, state.step)
+            loss, losses = train_step(loop, state.step)
             if state.step == 0:
                 state.first_loss = D.mean_over_ranks(float(loss.item()), loop.ctx)
             state.step += 1
+            log_row(loop, state, loss, losses)
             fields: dict[str, Any] = {"loss": float(loss.item())}
             done = state.step >= cfg.max_steps
             if state.step % eval_every == 0 or done:
                 fields["val"] = validate_and_select(loop, state, float(loss.item()))
+                if state.log and state.log[-1]["step"] == state.step:
+                    state.log[-1]["val_score"] = fields["val"]
+                else:
+                    state.log.append({"step": state.step, "val_score": fields["val"]})
                 done = done or bool(cfg.early_stop and state.stale_evals >= cfg.early_stop)
             stop_now = D.any_rank(stop["stop"], loop.ctx)
             if state.step % cfg.checkpoint_every == 0 or done or stop_now:

@@ -120,3 +120,39 @@ def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, di
             resolved[spec.name] = run
         out += resolved.values()
     return out
+
+
+def select_runs(runs: list[ResolvedRun], names: list[str] | None = None, shard: tuple[int, int] = (0, 1)) -> list[ResolvedRun]:
+    """The runs to do here: those named (plus the stage-one runs they probe), then this shard's share.
+
+    Sharding keeps a probe with the run whose encoder it probes: runs linked by ``encoder_from`` form one
+    group, and shard i of n takes groups i, i + n, ... in suite order, so no shard waits on another and the
+    union of all shards is the whole suite (their results merge in the results folder)."""
+    if names:
+        known = {r.name for r in runs}
+        for name in names:
+            if name not in known:
+                raise ConfigError(f"--runs {name}: no such run in suite '{runs[0].suite}'.{did_you_mean(name, known)} "
+                                  f"Runs: {', '.join(sorted(known))}.")
+        wanted: set[str] = set()
+        for r in runs:
+            if r.name in names:
+                node: ResolvedRun | None = r
+                while node is not None:
+                    wanted.add(node.config_hash)
+                    node = node.stage_one
+        runs = [r for r in runs if r.config_hash in wanted]
+    index, count = shard
+    if count == 1:
+        return runs
+    group_of: dict[str, int] = {}
+    groups: list[list[ResolvedRun]] = []
+    for r in runs:
+        if r.stage_one is not None and r.stage_one.config_hash in group_of:
+            g = group_of[r.stage_one.config_hash]
+        else:
+            g = len(groups)
+            groups.append([])
+        group_of[r.config_hash] = g
+        groups[g].append(r)
+    return [r for g in groups[index::count] for r in g]

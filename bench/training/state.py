@@ -23,6 +23,9 @@ class TrainState:
     """One entry per validation: step, loss, validation score."""
     train_seconds: float = 0.0
     first_loss: float | None = None
+    log: list[dict[str, Any]] = field(default_factory=list)
+    """Every output.log_every steps: step, lr, loss, each task's loss, and the validation score when one
+    was computed at that step (train_log.csv is written from it at each checkpoint)."""
 
     def select(self, score: float, model: torch.nn.Module) -> bool:
         """Keep the model's weights if ``score`` is the best so far; True when it was."""

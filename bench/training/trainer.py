@@ -28,6 +28,7 @@ from bench.training.loop import Interrupted, Loop, lr_lambda, stop_on_signals, t
 from bench.training.plan import ResolvedRun
 from bench.training.precision import resolve_precision
 from bench.training.state import TrainState
+from bench.training.trainlog import TensorBoardLog
 
 
 def select_device(name: str) -> torch.device:
@@ -75,6 +76,8 @@ def prepare_loop(run: ResolvedRun, built: BuiltRun, device: torch.device, ctx: D
     loop = Loop(run, built, create_tasks(run.spec.tasks, built.info, val_cfg), D.wrap(model, ctx, device), optimizer, scheduler,
                 ShapeDataset(train_store, cfg.data, built.modality, seed=cfg.train.seed), train_store, val_store,
                 device, amp=precision.bf16, last=run.run_dir / LAST, ctx=ctx)
+    if cfg.output.log == "tensorboard" and ctx.main:
+        loop.tensorboard = TensorBoardLog(run.run_dir)
     state = TrainState()
     if loop.last.is_file():
         ckpt = load_checkpoint(loop.last, map_location=device)
@@ -82,6 +85,8 @@ def prepare_loop(run: ResolvedRun, built: BuiltRun, device: torch.device, ctx: D
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         state = TrainState.from_payload(ckpt["state"])
+        if loop.tensorboard is not None:
+            loop.tensorboard.written = len(state.log)  # the events of those rows were written before the stop
         log(f"[{run.name}] resuming from step {state.step} ({loop.last})")
     return loop, state
 
@@ -109,7 +114,11 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print, ctx: 
     frozen_from = run.stage_one.run_dir / MODEL if run.spec.protocol == "frozen" else None
     built = build_run(cfg, run.spec.tasks, frozen_from, progress=progress, ctx=ctx)
     loop, state = prepare_loop(run, built, device, ctx, log)
-    state = train_loop(loop, state, progress)
+    try:
+        state = train_loop(loop, state, progress)
+    finally:
+        if loop.tensorboard is not None:
+            loop.tensorboard.close()
     if state.best_state is not None:
         loop.model.load_state_dict(state.best_state)
     if not ctx.main:

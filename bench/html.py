@@ -21,7 +21,8 @@ document.querySelectorAll('table.sortable th').forEach((th, col) => th.addEventL
 """
 _CSS = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{cursor:pointer;background:#f3f3f3}"
-        "td:first-child,th:first-child{text-align:left}.note{color:#555}img{max-width:48%;margin:4px}")
+        "td:first-child,th:first-child{text-align:left}.note{color:#555}img{max-width:48%;margin:4px}"
+        "figure img{max-width:100%}figure{display:inline-block;margin:4px}.claims li{margin:4px 0}")
 
 
 def table_html(frame: pd.DataFrame) -> str:

@@ -181,11 +181,12 @@ def report_cmd(
     table: str = typer.Option(None, "--table", help="Paper table to compare with (default: the suite's name)."),
     dataset: str = typer.Option(None, "--dataset", help="Only runs on this dataset (a report never mixes datasets)."),
     profile: str = typer.Option(None, "--profile", help="Only runs of this profile (a report never mixes profiles)."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f"),
-    out: Path = typer.Option(None, "--out", "-o"),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | csv | markdown | html (the report card: one self-contained file with plots)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Output file (html default: <results>/<suite>/report.html)."),
+    shapes: int = typer.Option(2, "--shapes", help="html: test shapes rendered with true and predicted parts (0: none)."),
 ) -> None:
     """A suite's leaderboard with intervals, the paper's claims as verdicts, the evaluation conventions,
-    and (--paper) the paper's table beside ours."""
+    and (--paper) the paper's table beside ours. --format html writes the report card."""
     from bench.claims import check_claims
     from bench.report import dataset_warning, paper_comparison, select_results
     from bench.results import scan_results
@@ -196,27 +197,26 @@ def report_cmd(
 
         raise ResultError(f"no results of suite '{suite}' under {results_dir}; run `bench run --suite {suite}` first "
                           "(or pass --paper to see the paper's table alone).")
-    verdicts = [v.line() for v in check_claims(results, suite, results_dir)]
+    checked = check_claims(results, suite, results_dir)
+    verdicts = [v.line() for v in checked]
     conventions = _conventions(results)
-    if paper:
-        comp, paper_ds = paper_comparison(results, table or suite, suite)
-    if fmt == Format.html:
-        from bench.html import page, table_html
-        from bench.leaderboard import display_columns, leaderboard_frame
+    from bench.report import paper_tables
 
-        sections = []
-        if results:
-            frame = leaderboard_frame(results)
-            sections.append(("leaderboard", table_html(frame[display_columns(frame)])))
-        notes = verdicts + conventions
-        if paper:
-            sections.append(("paper", table_html(comp)))
-            per_class = _per_class(results, table or suite)
-            if per_class is not None:
-                sections.append(("paper, per category", table_html(per_class)))
-            notes.insert(0, dataset_warning(results, paper_ds))
-        images = sorted(p for r in results for p in _run_dir_pngs(r))
-        _emit(page(f"suite {suite}", sections, images=images, notes=notes), out)
+    # a suite that is not one of the paper's tables is set beside the table its runs mirror (default: Table 2)
+    paper_table = table or (suite if suite in paper_tables() else {"default": "table2"}.get(suite, suite))
+
+    if paper:
+        comp, paper_ds = paper_comparison(results, paper_table, suite)
+    if fmt == Format.html:  # the report card: one self-contained file
+        from bench.report_card import build_report_card
+
+        has_table = paper or paper_table in paper_tables()
+        comp_html = paper_comparison(results, paper_table, suite) if has_table else None
+        text = build_report_card(
+            results, suite, results_dir, checked, paper=comp_html[0] if comp_html else None,
+            paper_note=dataset_warning(results, comp_html[1]) if comp_html else "",
+            per_class=_per_class(results, paper_table) if has_table else None, conventions=conventions, shapes=shapes)
+        _emit(text, out or Path(results_dir) / suite / "report.html")
         return
     if results:
         render(results, fmt, title=f"suite {suite}", out=out if fmt != Format.table else None)

@@ -151,3 +151,23 @@ def test_cli_compare_and_report(tmp_path):
 def test_leaderboard_filters():
     rs = [make_result(run_name="a"), make_result(run_name="b", encoder={"name": "dgcnn"})]
     assert list(leaderboard_frame(rs, encoder="dgcnn")["run"]) == ["b"]
+
+
+def test_compare_whole_suites_pairs_runs_by_name_and_per_category(tmp_path):
+    for suite, iou in (("s1", 0.6), ("s2", 0.7)):
+        for run in ("a", "b"):
+            r = make_result(suite=suite, run_name=run, metrics={"reconstruction": {"iou": iou, "chamfer_l1": 0.01}},
+                            per_category={"reconstruction": {"chair": {"iou": iou - 0.1}, "table": {"iou": iou + 0.1}}})
+            write_result(r, tmp_path / suite / f"{run}-x")
+    res = CliRunner().invoke(app, ["compare", "s1", "s2", "-r", str(tmp_path), "-f", "csv"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    headers = [line for line in lines if line.startswith("task,metric")]
+    assert len(headers) == 2 and all("s1/a" in h or "s1/b" in h for h in headers)  # one table per run name
+    iou_rows = [line for line in lines if line.startswith("reconstruction,iou,")]
+    assert all(",0.6,0.7," in line and ",s2/" in line for line in iou_rows)  # s2 is better on iou
+    per_cat = CliRunner().invoke(app, ["compare", "s1/a", "s2/a", "-r", str(tmp_path), "--per-category", "-f", "csv"])
+    assert per_cat.exit_code == 0, per_cat.output
+    header, first, second = per_cat.output.splitlines()[:3]
+    assert header.split(",")[:5] == ["run", "task", "metric", "chair", "table"]
+    assert first.startswith("s1/a,reconstruction,iou,0.5") and second.startswith("s2/a,reconstruction,iou,0.6")

@@ -111,4 +111,5 @@ class Task(ABC):
         """Main score, direction and label of every metric: what tables read to build their columns."""
         directions = {m.name: ("higher" if m.higher_is_better else "lower") for m in cls.metrics}
         labels = {m.name: m.label or m.name for m in cls.metrics}
-        return {"main": cls.main_score, "directions": directions, "labels": labels, "kind": cls.kind}
+        return {"main": cls.main_score, "directions": directions, "labels": labels, "kind": cls.kind,
+                "scores_mesh": cls.scores_mesh, "labels_points": cls.labels_points}

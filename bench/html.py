@@ -27,6 +27,7 @@ _CSS = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:
 
 def table_html(frame: pd.DataFrame) -> str:
     """pandas escapes every cell and header (escape=True), so a hostile run name stays text."""
+    frame = frame.astype(object).where(frame.notna(), "–")  # na_rep misses pd.NA (it prints "<NA>")
     return frame.to_html(index=False, escape=True, na_rep="–", float_format=lambda v: f"{v:.4f}",
                          classes="sortable", border=0)
 

@@ -104,8 +104,9 @@ def shape_renders(results: list[RunResult], results_dir: Path, shapes: int) -> t
     from bench.training.restore import restore_run
 
     def rank(r: RunResult) -> int:
-        labels = any(i.get("kind") == "point" and t != "reconstruction" for t, i in r.metric_info.items())
-        return 2 * bool(r.metrics) + labels
+        meshes = any(i.get("scores_mesh") for i in r.metric_info.values())
+        labels = any(i.get("labels_points") for i in r.metric_info.values())
+        return 2 * meshes + labels
 
     candidates = sorted((r for r in results if r.status == "complete"), key=rank, reverse=True)
     notes: list[str] = []

@@ -51,3 +51,12 @@ def test_run_smoke_suite_through_the_cli(tmp_path):
     lb = runner.invoke(app, ["leaderboard", "-r", str(tmp_path), "--format", "csv"])
     assert lb.exit_code == 0 and lb.output.count("\n") == 1 + 8
     assert "step-limited" in lb.output
+
+
+def test_dry_run_rejects_a_misspelt_choice_at_once():
+    res = runner.invoke(app, ["run", "--dry-run", "--set", "model.layout=jiont"])
+    assert res.exit_code == 1
+    assert "model.layout" in res.output and "'jiont' is not one of parallel, joint" in res.output
+    assert "Did you mean 'joint'" in res.output
+    res = runner.invoke(app, ["run", "--dry-run", "--set", "model.decoder=cbm"])
+    assert res.exit_code == 1 and "No decoder named 'cbm'" in res.output and "Did you mean 'cbn'" in res.output

@@ -129,8 +129,10 @@ def compare_frame(results: list[RunResult], directions: dict[str, str],
             row[f"low {n}"], row[f"high {n}"] = (d.low, d.high) if d else (None, None)
             if vals[0] is None or v is None:
                 row[f"verdict {n}"] = "– (no value)"
-            elif d is None or d.low is None:
+            elif d is None:
                 row[f"verdict {n}"] = "– (no per-shape scores)"
+            elif d.low is None:
+                row[f"verdict {n}"] = "– (a category has one scored shape: no interval)"
             else:
                 row[f"verdict {n}"] = verdict(d.low, d.high, higher)
         present = [(v, n) for v, n in zip(vals, names) if v is not None]

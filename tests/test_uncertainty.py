@@ -97,14 +97,24 @@ def test_stratified_indices_keep_every_category():
 
 
 def test_category_bootstrap_never_drops_a_category():
-    # One lone shape of category "rare" scores 100; 999 shapes of "common" score N(0, 1).
+    # Two shapes of category "rare" score 100; 998 shapes of "common" score N(0, 1).
     # Stratified: "rare" is in every resample, so the category mean is 50 + (common mean) / 2 ~ 50 +- 0.06.
-    # An unstratified resample drops the lone shape 37 % of the time (statistic ~ 0) or triples it.
-    values = np.concatenate([[100.0], np.random.default_rng(1).normal(size=999)])
-    cats = ["rare"] + ["common"] * 999
+    # An unstratified resample drops both rare shapes 13 % of the time (statistic ~ 0) or doubles them.
+    values = np.concatenate([[100.0, 100.0], np.random.default_rng(1).normal(size=998)])
+    cats = ["rare"] * 2 + ["common"] * 998
     low, high = bootstrap_ci(values, cats, statistic="category")
     assert 49.5 < low < high < 50.5
-    assert high - low == pytest.approx(2 * Z975 * 0.5 / math.sqrt(999), rel=0.15)
+    assert high - low == pytest.approx(2 * Z975 * 0.5 / math.sqrt(998), rel=0.15)
+
+
+def test_category_interval_is_undefined_with_a_single_shape_in_a_category():
+    # One shape per category: every stratified resample is the sample itself, a zero-width interval that
+    # would call any difference significant. The interval is undefined instead; the instance one is not.
+    values, cats = [0.2, 0.5, 0.9, 0.4], ["a", "b", "c", "d"]
+    assert bootstrap_ci(values, cats, statistic="category") == (None, None)
+    assert paired_bootstrap_diff(values, [0.3, 0.5, 0.7, 0.6], cats, "category").low is None
+    low, high = bootstrap_ci(values, statistic="instance")
+    assert low < high
 
 
 def test_category_bootstrap_width_matches_stratified_theory():

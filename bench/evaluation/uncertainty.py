@@ -10,7 +10,8 @@ Conventions, as the benchmark prints them:
   ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of those values (``np.quantile``,
   linear interpolation). For the category mean the resampling is *stratified*: each category's shapes
   are resampled among themselves, its size kept, so every category is present in every resample and
-  the category weights never change. The resamples are drawn from ``np.random.default_rng(seed)``:
+  the category weights never change; a category with a single shape has no spread to resample, so then
+  the interval is undefined (``None``). The resamples are drawn from ``np.random.default_rng(seed)``:
   the same inputs and seed give the same interval.
 - **Paired differences** (``paired_bootstrap_diff``). Runs A and B are scored on the same shapes in the
   same order; each resample takes the *same* shape indices for both, so shape difficulty, which both
@@ -199,6 +200,10 @@ def _ci_of(values: np.ndarray, codes: np.ndarray | None, n_boot: int, confidence
         return CI(None, None)
     if np.all(values == values[0]):                           # n == 1 or constant: every resample agrees
         return CI(float(values[0]), float(values[0]))
+    if codes is not None and np.unique(codes, return_counts=True)[1].min() < 2:
+        # A category of one shape is resampled into itself every time: the stratified bootstrap would show
+        # no spread for it and a falsely narrow interval (zero-width with one shape per category).
+        return CI(None, None)
     return _percentile_interval(_bootstrap_stats(values, codes, n_boot, seed), confidence)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.evaluation.uncertainty import claim_verdict, paired_bootstrap_diff, seed_ci
-from bench.results import RunResult, run_dir_for
+from bench.results import CLASS_MEAN, RunResult, locate_run_dir
 
 N_BOOT = 2000
 
@@ -83,7 +83,7 @@ def _column(result: RunResult, metric: str) -> tuple[str, str] | None:
 def _summary(result: RunResult, task: str, metric: str) -> float:
     """The category mean (the paper's averaging); the instance mean for results that predate category means."""
     values = result.metrics[task]
-    return values[metric + "_class_mean"] if values.get(metric + "_class_mean") is not None else values[metric]
+    return values[metric + CLASS_MEAN] if values.get(metric + CLASS_MEAN) is not None else values[metric]
 
 
 def _lower_is_better(result: RunResult, task: str, metric: str) -> bool:
@@ -91,18 +91,10 @@ def _lower_is_better(result: RunResult, task: str, metric: str) -> bool:
 
 
 def _scores(result: RunResult, results_dir: Path | None) -> pd.DataFrame | None:
-    """The run's scores.csv: under the folder given, else under the results folder the run was made with
-    (a suite may send its runs elsewhere, e.g. table4 to results/modelnet40)."""
+    """The run's scores.csv; None without a results folder to look in."""
     from bench.evaluation.scores import read_scores
 
-    if results_dir is None:
-        return None
-    own = result.config.get("all_sections", {}).get("output", {}).get("results_dir")
-    for folder in dict.fromkeys(f for f in (results_dir, own) if f):
-        scores = read_scores(run_dir_for(folder, result.suite, result.run_name, result.config_hash))
-        if scores is not None:
-            return scores
-    return None
+    return None if results_dir is None else read_scores(locate_run_dir(result, results_dir))
 
 
 def check_claim(claim: Claim, runs: dict[str, list[RunResult]], results_dir: Path | None) -> Verdict:

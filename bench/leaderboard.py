@@ -13,10 +13,9 @@ import pandas as pd
 
 from bench._io import stable_hash
 from bench.errors import BenchError, did_you_mean
-from bench.results import RunResult
+from bench.results import CLASS_MEAN, RunResult
 
 ID_COLUMNS = ("rank", "suite", "run", "encoder", "protocol", "tasks", "dataset", "flags")
-CLASS_MEAN = "_class_mean"
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,8 @@ import pandas as pd
 
 from bench.errors import BenchError, did_you_mean
 from bench.report import paper_tables
-from bench.results import RunResult
+from bench.results import CLASS_MEAN, RunResult
 
-CLASS_MEAN = "_class_mean"
 MEAN_COLUMN = "mean"  # the paper's summary column (case-insensitive): compared with our category mean
 
 # ShapeNetPart's synsetoffset2category.txt: the id our shapenetpart adapter stores each category under.

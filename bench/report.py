@@ -14,7 +14,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from bench.errors import BenchError, did_you_mean
-from bench.results import RunResult
+from bench.results import CLASS_MEAN, RunResult
 
 PAPER_METRICS = ("iou", "chamfer_l1", "miou", "accuracy")
 
@@ -32,7 +32,7 @@ def _metric(results: dict[str, RunResult], run: str | None, metric: str) -> floa
     if r is None:
         return None
     for values in r.metrics.values():
-        for key in (metric + "_class_mean", metric):
+        for key in (metric + CLASS_MEAN, metric):
             if values.get(key) is not None:
                 return float(values[key])
     return None
@@ -149,11 +149,11 @@ def compare_frame(results: list[RunResult], directions: dict[str, str],
 
 def _paired(a: pd.DataFrame | None, b: pd.DataFrame | None, task: str, metric: str, n_boot: int, fn):
     """Paired bootstrap of B - A on the shapes both runs scored; None without per-shape scores."""
-    base = metric.removesuffix("_class_mean")
+    base = metric.removesuffix(CLASS_MEAN)
     col = f"{task}.{base}"
     if a is None or b is None or col not in a or col not in b:
         return None
     merged = a[["shape", "category", col]].merge(b[["shape", col]], on="shape", suffixes=("_a", "_b"))
-    statistic = "category" if metric.endswith("_class_mean") else "instance"
+    statistic = "category" if metric.endswith(CLASS_MEAN) else "instance"
     return fn(merged[col + "_a"].to_numpy(float), merged[col + "_b"].to_numpy(float),
               merged["category"].tolist(), statistic, n_boot)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.results import RunResult, run_dir_for
+from bench.results import RunResult, locate_run_dir
 
 VERDICT_COLOURS = {"reproduced": "#1a7f37", "contradicted": "#cf222e", "inconclusive": "#9a6700", "n/a": "#57606a"}
 
@@ -27,20 +27,10 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _run_dir(r: RunResult, results_dir: Path) -> Path:
-    """The run's folder under ``results_dir``, else under the folder it was made with."""
-    own = r.config.get("all_sections", {}).get("output", {}).get("results_dir")
-    for folder in dict.fromkeys(f for f in (results_dir, own) if f):
-        d = run_dir_for(folder, r.suite, r.run_name, r.config_hash)
-        if d.is_dir():
-            return d
-    return run_dir_for(results_dir, r.suite, r.run_name, r.config_hash)
-
-
 def _log_of(r: RunResult, results_dir: Path) -> pd.DataFrame:
     from bench.training.trainlog import LOG_FILE
 
-    path = _run_dir(r, results_dir) / LOG_FILE
+    path = locate_run_dir(r, results_dir) / LOG_FILE
     if path.is_file():
         return pd.read_csv(path)
     return pd.DataFrame(r.training.get("history", []))  # results without a log: the validation steps only
@@ -112,7 +102,7 @@ def shape_renders(results: list[RunResult], results_dir: Path, shapes: int) -> t
     notes: list[str] = []
     for r in candidates:
         try:
-            restored = restore_run(_run_dir(r, results_dir))
+            restored = restore_run(locate_run_dir(r, results_dir))
             with tempfile.TemporaryDirectory() as tmp:
                 report = export_shapes(restored, Path(tmp), shapes, figure=True)
                 figures = [(f"{r.run_name}: {p.stem}", p.read_bytes()) for p in report.written if p.suffix == ".png"]

@@ -17,6 +17,7 @@ SCHEMA_VERSION = 2  # 2: intervals (95 % bootstrap CIs), category means of every
 RESULT_FILE = "result.json"
 SCORES_FILE = "scores.csv"  # one row per evaluated shape: shape, category, <task>.<metric>...
 STATUSES = ("complete", "failed")
+CLASS_MEAN = "_class_mean"  # suffix of a metric's category mean in result.json (``iou`` -> ``iou_class_mean``)
 
 
 @dataclass
@@ -93,6 +94,15 @@ class RunResult:
 def run_dir_for(results_dir: Path | str, suite: str, run_name: str, config_hash: str) -> Path:
     """The folder of a run: results/<suite>/<run-name>-<config-hash>/ (DESIGN.md)."""
     return Path(results_dir) / suite / f"{run_name}-{config_hash}"
+
+
+def locate_run_dir(result: RunResult, results_dir: Path | str | None = None) -> Path:
+    """The folder of a finished run: under ``results_dir`` when it is there, else under the results folder
+    the run was made with (a suite may send its runs elsewhere, e.g. table4 to results/modelnet40)."""
+    own = result.config.get("all_sections", {}).get("output", {}).get("results_dir") or "results"
+    folders = [run_dir_for(f, result.suite, result.run_name, result.config_hash)
+               for f in dict.fromkeys(f for f in (results_dir, own) if f)]
+    return next((d for d in folders if (d / RESULT_FILE).is_file()), folders[0])
 
 
 def write_result(result: RunResult, run_dir: Path) -> Path:

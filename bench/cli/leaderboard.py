@@ -49,10 +49,9 @@ def render(results, fmt: Format = Format.table, sort: str | None = None, title: 
 
 
 def _run_dir_pngs(result) -> list[Path]:
-    from bench.results import run_dir_for
+    from bench.results import locate_run_dir
 
-    folder = result.config.get("all_sections", {}).get("output", {}).get("results_dir", "results")
-    run_dir = run_dir_for(folder, result.suite, result.run_name, result.config_hash)
+    run_dir = locate_run_dir(result)
     return sorted(run_dir.glob("*.png")) if run_dir.is_dir() else []
 
 
@@ -143,9 +142,9 @@ def compare_cmd(
 
 def _scores_of(result, results_dir: Path):
     from bench.evaluation.scores import read_scores
-    from bench.results import run_dir_for
+    from bench.results import locate_run_dir
 
-    return read_scores(run_dir_for(results_dir, result.suite, result.run_name, result.config_hash))
+    return read_scores(locate_run_dir(result, results_dir))
 
 
 def _print_frame(frame, title: str, fmt: Format, out: Path | None) -> None:

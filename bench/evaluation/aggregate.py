@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.evaluation.uncertainty import bootstrap_ci, category_mean, instance_mean
-
-CLASS_MEAN = "_class_mean"  # suffix of a metric's category mean in result.json
+from bench.results import CLASS_MEAN
 BOOTSTRAP_SEED = 0  # fixed, so the same scores always give the same interval
 
 

@@ -24,7 +24,7 @@ from bench.results import RunResult, git_info, package_versions, write_result
 from bench.training import distributed as D
 from bench.training.build import BuiltRun, build_run
 from bench.training.checkpoint import LAST, MODEL, load_checkpoint, save_checkpoint
-from bench.training.loop import Interrupted, Loop, lr_lambda, stop_on_signals, train_loop  # noqa: F401 - re-exported
+from bench.training.loop import Interrupted, Loop, lr_lambda, train_loop  # noqa: F401 - Interrupted: the runner's
 from bench.training.plan import ResolvedRun
 from bench.training.precision import resolve_precision
 from bench.training.state import TrainState

@@ -152,14 +152,18 @@ def test_seeds_2_leaderboard_shows_mean_and_std(seeded):
 
 
 def test_profile_preset_and_dataset_options(one_config, tmp_path, tiny_info):
-    tiny = tomllib.loads((ROOT / "bench.toml").read_text())["profiles"]["tiny"]
+    toml = tomllib.loads((ROOT / "bench.toml").read_text())
+    tiny, quick = toml["profiles"]["tiny"], toml["profiles"][toml["suites"]["default"]["profile"]]
 
     def plan(*opts):
         return {row[0]: row for row in table_rows(bench("run", "--suite", "default", "--dry-run", "-r", tmp_path, *opts))}
 
     plain, profiled = plan()["onet"], plan("--profile", "tiny")["onet"]
-    assert plain[4] == "synthetic/small" and plain[5] == "1200"
-    assert profiled[4] == f"synthetic/{tiny['data']['preset']}" and profiled[5] == str(tiny["train"]["max_steps"])
+    # the suite's own profile, unless --profile replaces it
+    assert plain[3] == quick["model"]["encoder"] and plain[4] == "synthetic/small"
+    assert plain[5] == str(quick["train"]["max_steps"])
+    assert profiled[3] == toml["model"]["encoder"] and profiled[5] == str(tiny["train"]["max_steps"])
+    assert profiled[4] == f"synthetic/{tiny['data']['preset']}"
     assert plan("--preset", "tiny")["onet"][4] == "synthetic/tiny"
     assert plan("--dataset", "modelnet40")["onet"][4] == "modelnet40"
     # a suite without a profile, trained with --profile tiny: the profile's sizes are in result.json

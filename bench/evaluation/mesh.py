@@ -85,9 +85,12 @@ def mise_grid(query: Query, resolution0: int = 32, upsampling_steps: int = 2, th
         half = stride // 2
         cells = np.argwhere(active) * stride  # (A, 3) lower corners in final-grid indices
         if len(cells):
-            new = (cells[:, None, :] + offsets[None] * half).reshape(-1, 3)
-            new = np.unique(new, axis=0)
-            new = new[~known[tuple(new.T)]]
+            # The cells' 27 sub-corners, deduplicated on a mask of the grid: np.unique(axis=0) on the
+            # (27 A, 3) rows sorted them as structured records, a third of an evaluation's time.
+            wanted = np.zeros_like(known)
+            for offset in offsets * half:
+                wanted[tuple((cells + offset).T)] = True
+            new = np.argwhere(wanted & ~known)  # C order: the rows' lexicographic order, as np.unique's
             if len(new):
                 values[tuple(new.T)] = _evaluate(query, new, final, bound)
                 known[tuple(new.T)] = True

@@ -1,6 +1,6 @@
 import numpy as np
 
-from bench.evaluation.mesh import extract_dense, extract_mise
+from bench.evaluation.mesh import extract_dense, extract_mise, new_sub_corners
 from bench.evaluation.surface import chamfer_l1, sample_mesh
 
 
@@ -36,3 +36,15 @@ def test_empty_field_gives_empty_mesh():
     assert len(mesh.faces) == 0
     pts, _ = sample_mesh(mesh, 10)
     assert pts.shape == (0, 3)
+
+
+def test_new_sub_corners_are_the_unknown_corners_of_the_cells_once_each_in_order():
+    rng = np.random.default_rng(0)
+    n, half = 17, 2  # a 16^3 final grid refined from cells 4 wide
+    cells = rng.integers(0, 4, size=(40, 3)) * 2 * half  # repeats included: neighbours share corners
+    known = rng.random((n, n, n)) < 0.3
+    expected = sorted({(int(c[0]) + i * half, int(c[1]) + j * half, int(c[2]) + k * half)
+                       for c in cells for i in range(3) for j in range(3) for k in range(3)
+                       if not known[int(c[0]) + i * half, int(c[1]) + j * half, int(c[2]) + k * half]})
+    got = new_sub_corners(cells, half, known)
+    assert [tuple(map(int, row)) for row in got] == expected

@@ -58,6 +58,22 @@ def extract_dense(query: Query, resolution: int = 128, threshold: float = 0.5, b
     return Extraction(mesh_from_grid(values, bound, level=_logit(threshold)), len(index), resolution)
 
 
+SUB_CORNERS = np.stack(np.meshgrid(*(np.arange(3),) * 3, indexing="ij"), -1).reshape(-1, 3)  # (27, 3)
+
+
+def new_sub_corners(cells: np.ndarray, half: int, known: np.ndarray) -> np.ndarray:
+    """(A, 3) lower corners of cells 2 ``half`` wide, (n, n, n) known mask -> (Q, 3) grid indices of their
+    27 sub-corners that are not known yet, each once, in C (lexicographic) order.
+
+    Deduplicated on a mask of the grid: ``np.unique(axis=0)`` on the (27 A, 3) rows sorts them as
+    structured records and took a third of a final evaluation (tests/benchmarks: test_mise_sub_corners).
+    """
+    wanted = np.zeros_like(known)
+    for offset in SUB_CORNERS * half:
+        wanted[tuple((cells + offset).T)] = True
+    return np.argwhere(wanted & ~known)
+
+
 def mise_grid(query: Query, resolution0: int = 32, upsampling_steps: int = 2, threshold: float = 0.5,
               bound: float = BOUND) -> tuple[np.ndarray, int]:
     """MISE: evaluate a coarse grid, then refine only the cells whose corners straddle the threshold.
@@ -75,7 +91,6 @@ def mise_grid(query: Query, resolution0: int = 32, upsampling_steps: int = 2, th
     values[tuple(coarse.T)] = _evaluate(query, coarse, final, bound)
     known[tuple(coarse.T)] = True
     n_queries = len(coarse)
-    offsets = np.stack(np.meshgrid(*(np.arange(3),) * 3, indexing="ij"), -1).reshape(-1, 3)  # 27 sub-corners
     while stride > 1:
         grid = values[::stride, ::stride, ::stride]  # all known at this level
         inside = grid >= level
@@ -85,12 +100,7 @@ def mise_grid(query: Query, resolution0: int = 32, upsampling_steps: int = 2, th
         half = stride // 2
         cells = np.argwhere(active) * stride  # (A, 3) lower corners in final-grid indices
         if len(cells):
-            # The cells' 27 sub-corners, deduplicated on a mask of the grid: np.unique(axis=0) on the
-            # (27 A, 3) rows sorted them as structured records, a third of an evaluation's time.
-            wanted = np.zeros_like(known)
-            for offset in offsets * half:
-                wanted[tuple((cells + offset).T)] = True
-            new = np.argwhere(wanted & ~known)  # C order: the rows' lexicographic order, as np.unique's
+            new = new_sub_corners(cells, half, known)
             if len(new):
                 values[tuple(new.T)] = _evaluate(query, new, final, bound)
                 known[tuple(new.T)] = True

@@ -2,7 +2,8 @@
 
 ``train.amp = "auto"`` turns bf16 on for CUDA and for CPUs with native bf16 matrix units (Intel AMX or
 AVX512-BF16); on other CPUs bf16 is emulated and much slower than float32 (measured: 38x slower for a
-decoder-sized matmul, 12x for a default training step, on an AVX2-only AMD EPYC), so auto keeps float32 there. ``True``/``False`` force it.
+decoder-sized matmul, 12x for a default training step, on an AVX2-only AMD EPYC), so auto keeps float32
+there. ``True``/``False`` force it.
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ def test_mise_sub_corners(benchmark):
     unique_s = (time.perf_counter() - t) / 3
     got = benchmark(new_sub_corners, cells, half, known)
     np.testing.assert_array_equal(got, baseline)
-    benchmark.extra_info.update(cells=len(cells), unique_rows_s=unique_s, speedup=unique_s / benchmark.stats.stats.mean)
+    benchmark.extra_info.update(cells=len(cells), unique_rows_s=unique_s,
+                                speedup=unique_s / benchmark.stats.stats.mean)
     print(f"\n{len(cells)} cells: np.unique rows {unique_s * 1e3:.1f} ms vs grid mask "
           f"{benchmark.stats.stats.mean * 1e3:.1f} ms ({unique_s / benchmark.stats.stats.mean:.1f}x)")
 

@@ -6,15 +6,30 @@ import hashlib
 import json
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
 
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """A new, empty temp file beside ``path``, created the way open() creates a file: mode 0o666 less the
+    umask. (tempfile.mkstemp makes 0o600 files, so a shared dataset cache or results folder read as corrupt
+    to colleagues and a report card could not be served.) O_EXCL: never an existing file or a symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
+    raise FileExistsError(f"{path.parent}: could not create a temporary file beside {path.name}")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file, fsync and os.replace, with the user's usual permissions."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -1,14 +1,18 @@
-"""`bench check-encoder`: run an encoder plugin on a tiny batch and report every contract violation."""
+"""`bench check-encoder`: run an encoder plugin on a tiny batch and report every contract violation;
+`bench data check`: read every file of every shape of a dataset and report every broken one."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import torch
+from bench.errors import BenchError, DataError
 
-from bench.errors import BenchError
+if TYPE_CHECKING:  # imported where used: `bench data check` has no use for torch's two seconds of import
+    import torch
+    from bench.data.format import DatasetInfo
 
 
 @dataclass
@@ -20,6 +24,8 @@ class Check:
 
 def tiny_batch(modality: str, batch: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
     """A small input of each modality: (B, 300, 3) points | (B, 3, 224, 224) image | (B, 32, 32, 32) voxels."""
+    import torch
+
     g = generator or torch.Generator().manual_seed(0)
     if modality == "pointcloud":
         return torch.randn(batch, 300, 3, generator=g) * 0.3
@@ -33,6 +39,8 @@ def tiny_batch(modality: str, batch: int = 4, generator: torch.Generator | None 
 def check_encoder(name: str, latent_dim: int = 32, kwargs: dict[str, Any] | None = None,
                   devices: tuple[str, ...] | None = None) -> list[Check]:
     """The checks, in order; a failed build stops early (nothing else can run)."""
+    import torch
+
     from bench.models import count_parameters, create_encoder
 
     checks: list[Check] = []
@@ -103,3 +111,64 @@ def check_encoder(name: str, latent_dim: int = 32, kwargs: dict[str, Any] | None
         finally:
             encoder.to("cpu")
     return checks
+
+
+# -- bench data check -----------------------------------------------------------------------------------
+
+def _check_shape(shape_dir: Path, sid: str, info: DatasetInfo, voxel_sizes: dict,
+                 view_sizes: dict) -> list[tuple[str, str]]:
+    """Every problem of one shape: its points, surface and parts, and the voxels and views it has
+    (``*_sizes`` collect their array shapes, to find the odd ones out across shapes)."""
+    from bench.data.format import has_views, has_voxels, read_shape, read_views, read_voxels
+
+    found = []
+    try:
+        read_shape(shape_dir, len(info.part_names), with_parts=info.has_parts)
+    except DataError as exc:
+        found.append((sid, str(exc)))
+    # views: the image size only; shapes may hold more views than a run asks for (the first are used)
+    for has, read, sizes, first in ((has_voxels, read_voxels, voxel_sizes, 0), (has_views, read_views, view_sizes, 1)):
+        if has(shape_dir):
+            try:
+                sizes[sid] = read(shape_dir).shape[first:]
+            except DataError as exc:
+                found.append((sid, str(exc)))
+    return found
+
+
+def _odd_sizes(root: Path, sizes: dict[str, tuple[int, ...]], what: str, fix: str) -> list[tuple[str, str]]:
+    """The shapes whose voxels/views differ in size from most: ShapeStore cannot stack them with the rest."""
+    from bench.data.format import odd_ones
+
+    if not sizes:
+        return []
+    common, odd = odd_ones(list(sizes.values()), list(sizes))
+    return [(sid, f"{root / sid}: {what} {size}, most shapes' are {common}; they cannot be batched together: {fix}.")
+            for sid, size in odd]
+
+
+def check_dataset(info: DatasetInfo, progress: bool = True) -> tuple[list[str], list[tuple[str, str]]]:
+    """(every shape id, (shape id, problem) for every problem found), reading every file of every shape:
+    points, surface and parts, and voxels and views where the dataset has them. Nothing is written."""
+    from bench.data.format import has_voxels
+    from bench.progress import progress_bar
+
+    root = Path(info.root)
+    ids = sorted({s for v in info.splits.values() for s in v})
+    broken: list[tuple[str, str]] = []
+    voxel_sizes: dict[str, tuple[int, ...]] = {}
+    view_sizes: dict[str, tuple[int, ...]] = {}
+    with progress_bar(f"checking {info.name}", len(ids), enabled=progress) as advance:
+        for sid in ids:
+            broken += _check_shape(root / sid, sid, info, voxel_sizes, view_sizes)
+            advance()
+    with_voxels = {sid for sid in ids if has_voxels(root / sid)}
+    if with_voxels:  # the dataset has voxels: a shape without them is left out of every voxel-encoder run
+        broken += [(sid, f"{root / sid}: no voxels.npz or model.binvox, while {len(with_voxels)} other shapes have "
+                    "them; the voxel encoder would skip this shape: prepare it again.")
+                   for sid in ids if sid not in with_voxels]
+    broken += _odd_sizes(root, voxel_sizes, "voxel grid is", "prepare it again at the common resolution")
+    # views missing altogether are not a fault: they are rendered on first use (data.views)
+    broken += _odd_sizes(root, view_sizes, "views are (H, W, 3) =",
+                         "delete its views.npz and they are rendered again on first use")
+    return ids, sorted(broken, key=lambda item: item[0])

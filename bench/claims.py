@@ -100,7 +100,15 @@ def _scores(result: RunResult, results_dir: Path | None) -> pd.DataFrame | None:
 def check_claim(claim: Claim, runs: dict[str, list[RunResult]], results_dir: Path | None) -> Verdict:
     """``runs``: run name -> its finished results, one per seed."""
     a_runs, b_runs = runs.get(claim.a, []), runs.get(claim.b, [])
-    pairs = [(a, b) for a in a_runs for b in b_runs if a.seed == b.seed]
+    # a pair is one seed in one precision: bf16 and fp32 runs of a seed are different experiments
+    pairs = [(a, b) for a in a_runs for b in b_runs if a.seed == b.seed and a.precision == b.precision]
+    if not pairs and any(a.seed == b.seed for a in a_runs for b in b_runs):
+        mixed = ", ".join(sorted({f"{r.run_name} {r.precision}" for r in a_runs + b_runs}))
+        return Verdict(claim, "n/a", evidence=f"runs of different precisions are not paired ({mixed}); "
+                                              "run both in one precision")
+    if len({a.precision for a, _ in pairs}) > 1:  # seeds of two precisions are not more seeds of one
+        return Verdict(claim, "n/a", evidence="the runs come in more than one precision; report one "
+                                              "(bench report --precision bf16|fp32)")
     cols = [(_column(a, claim.metric), _column(b, claim.metric)) for a, b in pairs]
     pairs = [(a, b, ca, cb) for (a, b), (ca, cb) in zip(pairs, cols) if ca and cb]
     if not pairs:

@@ -20,6 +20,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from bench.errors import ConfigError, did_you_mean
+from bench.names import RULE as NAME_RULE
+from bench.names import is_safe_name
 
 Protocol = Literal["single", "joint", "frozen"]
 PROTOCOLS: tuple[str, ...] = typing.get_args(Protocol)
@@ -296,6 +298,8 @@ def _parse_run(raw: Any, path: str, where: str) -> RunSpec:
         table["tasks"] = [table["tasks"]]
     spec = _apply(RunSpec(name="?", tasks=()), table, path, where)
     spec = replace(spec, overrides=overrides)
+    if not is_safe_name(spec.name):  # the run's folder is <suite>/<name>-<hash>
+        raise ConfigError(f"{where}: {path}.name: {spec.name!r} is not a valid run name ({NAME_RULE}).")
     if spec.protocol == "frozen" and not spec.encoder_from:
         raise ConfigError(f"{where}: {path}: protocol 'frozen' needs encoder_from = \"<run name>\".")
     if spec.protocol != "frozen" and spec.encoder_from:
@@ -314,6 +318,8 @@ def _parse_run(raw: Any, path: str, where: str) -> RunSpec:
 def _parse_suites(raw: Any, where: str) -> dict[str, SuiteSpec]:
     suites = {}
     for name, table in _expect_table(raw, "suites", where).items():
+        if not is_safe_name(name):  # a suite name is a folder of results/: '../x' must not leave it
+            raise ConfigError(f"{where}: suites.{name!r}: not a valid suite name ({NAME_RULE}).")
         table = dict(_expect_table(table, f"suites.{name}", where))
         runs_raw = table.pop("runs", None)
         if not isinstance(runs_raw, list) or not runs_raw:
@@ -378,17 +384,30 @@ def load_config(path: str | Path | None = None) -> BenchConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition; latin-1 files are a common slip
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} on line {line}); a TOML file "
+                          f"must be UTF-8. Re-save it as UTF-8 (e.g. iconv -f latin1 -t utf-8).") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}). Check its permissions, or pass --config PATH.") from exc
     return parse_config(raw, str(path))
 
 
 def parse_set_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
     """``["train.lr=1e-3", "encoder_kwargs.dgcnn.k=10"]`` -> nested overrides; values parsed as TOML."""
     out: dict[str, dict[str, Any]] = {}
+    given: dict[tuple[str, ...], str] = {}  # key path -> the option that set it (the same path twice: last wins)
     for item in items or []:
         key, sep, text = item.partition("=")
         parts = key.strip().split(".")
         if not sep or len(parts) < 2:
             raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. --set train.lr=1e-3")
+        for other_path, other in given.items():  # a.b=1 with a.b.c=2: a.b cannot be a value and a table
+            short, long = sorted((tuple(parts), other_path), key=len)
+            if short != long and long[:len(short)] == short:
+                raise ConfigError(f"--set {other!r} and --set {item!r} clash: '{'.'.join(short)}' cannot be both a "
+                                  f"value and a table holding '{'.'.join(long)}'. Keep one of the two options.")
+        given[tuple(parts)] = item
         try:
             value = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:

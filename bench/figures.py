@@ -20,6 +20,29 @@ def _pyplot():
     return plt
 
 
+def plain_text(value: object) -> str:
+    """``value`` as matplotlib text that is never read as mathtext: a "$" in a run, category or part name
+    would start a formula (and "$x_$" raises at draw time). An escaped "\\$" is drawn as "$"."""
+    return str(value).replace("$", r"\$")
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Draw ``fig`` to ``path`` (format from the suffix, PNG without one) atomically and with the user's usual
+    file permissions, like every other file bench writes; then close it."""
+    import io
+
+    from bench._io import atomic_write_bytes
+
+    path = Path(path)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format=path.suffix.lstrip(".").lower() or "png")
+    finally:
+        _pyplot().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
 def part_colours(labels: np.ndarray) -> np.ndarray:
     """(P,) int part labels -> (P, 4) RGBA, a stable colour per label (tab20), grey for -1."""
     plt = _pyplot()
@@ -44,13 +67,9 @@ def parts_figure(panels: list[tuple[np.ndarray, np.ndarray, str]], path: Path, c
         ax.set_xlim(-0.5, 0.5), ax.set_ylim(-0.5, 0.5), ax.set_zlim(-0.5, 0.5)
         ax.view_init(elev=20, azim=-60)
         ax.set_axis_off()
-        ax.set_title(title, fontsize=9)
+        ax.set_title(plain_text(title), fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def mesh_figure(panels: list, path: Path, title: str = "") -> Path:
@@ -76,11 +95,8 @@ def mesh_figure(panels: list, path: Path, title: str = "") -> Path:
         ax.set_xlim(-0.5, 0.5), ax.set_ylim(-0.5, 0.5), ax.set_zlim(-0.5, 0.5)
         ax.view_init(elev=20, azim=-60)
         ax.set_axis_off()
-        ax.set_title(caption, fontsize=10)
+        ax.set_title(plain_text(caption), fontsize=10)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(plain_text(title))
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -14,8 +14,9 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+    # markup off: the description holds run and dataset names, which may contain "[/x]" or "[bold]"
+    columns = (TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}", markup=False))
     with Progress(*columns, transient=False) as prog:
         task = prog.add_task(description, total=total, info="")
 

@@ -73,7 +73,7 @@ def docstring_without_import(value: str) -> str:
             return ""
         with open(spec.origin, encoding="utf-8") as fh:
             tree = ast.parse(fh.read())
-    except Exception:  # noqa: BLE001 - a description is best effort, never fatal
+    except (Exception, SystemExit):  # noqa: BLE001 - best effort, never fatal (find_spec imports the parent package)
         return ""
     target = attr.split(".")[0] if attr else ""
     node: ast.AST = tree
@@ -86,6 +86,14 @@ def docstring_without_import(value: str) -> str:
             return ""
     doc = ast.get_docstring(node) or ""  # type: ignore[arg-type]
     return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _import_failure(exc: BaseException) -> str:
+    """What went wrong importing a plugin, in words."""
+    if isinstance(exc, SystemExit):
+        return (f"it called sys.exit({exc.code!r}) while being imported (SystemExit); "
+                "fix the plugin or uninstall its package")
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Registry:
@@ -137,10 +145,8 @@ class Registry:
         entry = self.entry(name)
         try:
             obj = import_attr(entry.value)
-        except Exception as exc:
-            raise PluginLoadError(
-                f"{entry.label(self.kind)} failed to import: {type(exc).__name__}: {exc}"
-            ) from exc
+        except (Exception, SystemExit) as exc:  # a plugin calling sys.exit() at import must not end bench
+            raise PluginLoadError(f"{entry.label(self.kind)} failed to import: {_import_failure(exc)}") from exc
         if self._check is not None:
             self._check(entry.name, obj)
         return obj

@@ -89,29 +89,48 @@ FINDING_RUNS = {
 
 
 def select_results(results: list[RunResult], suite: str, dataset: str | None = None,
-                   profile: str | None = None) -> list[RunResult]:
-    """The suite's runs of one dataset revision and one profile (all their seeds); refuses to mix others."""
+                   profile: str | None = None, precision: str | None = None) -> list[RunResult]:
+    """The suite's runs of one dataset revision, one profile and one precision (all their seeds); refuses to
+    mix others (a bf16 run and an fp32 run differ by more than seed noise can hide)."""
     rs = [r for r in results if r.suite == suite
           and (dataset is None or r.dataset.get("name") == dataset)
-          and (profile is None or r.config.get("profile", "") == profile)]
-    groups = sorted({(r.dataset.get("name", "?"), str(r.dataset.get("revision")), r.config.get("profile", ""))
+          and (profile is None or r.config.get("profile", "") == profile)
+          and (precision is None or r.precision == precision)]
+    groups = sorted({(r.dataset.get("name", "?"), str(r.dataset.get("revision")), r.config.get("profile", ""), r.precision)
                      for r in rs if r.status == "complete"})
     if len(groups) > 1:
-        listing = "; ".join(f"dataset {d} (revision {rev}), profile '{p or 'none'}'" for d, rev, p in groups)
+        listing = "; ".join(f"dataset {d} (revision {rev}), profile '{p or 'none'}', {prec}" for d, rev, p, prec in groups)
         raise BenchError(f"suite '{suite}' has runs of {len(groups)} different setups, which a report must not mix: "
-                         f"{listing}. Pick one with --dataset NAME and/or --profile NAME.")
+                         f"{listing}. Pick one with --dataset NAME, --profile NAME and/or --precision bf16|fp32.")
     return rs
 
 
+def check_same_precision(results: list[RunResult], allow_mixed: bool = False) -> str:
+    """'' when every run trained in one precision; else a BenchError, or (``allow_mixed``) the note that the
+    verdicts then carry."""
+    kinds = {f"{r.suite}/{r.run_name}": r.precision for r in results}
+    if len(set(kinds.values())) <= 1:
+        return ""
+    listing = ", ".join(f"{name} {p}" for name, p in kinds.items())
+    if not allow_mixed:
+        raise BenchError(f"these runs trained in different precisions ({listing}): their difference mixes the "
+                         "precision's effect with the runs'. Compare runs of one precision (bench run --amp / --no-amp), "
+                         "or pass --mixed-precision to compare them anyway (the verdicts then say so).")
+    return f"mixed precision: {listing}"
+
+
 def compare_frame(results: list[RunResult], directions: dict[str, str],
-                  scores: list[pd.DataFrame | None] | None = None, n_boot: int = 2000) -> pd.DataFrame:
+                  scores: list[pd.DataFrame | None] | None = None, n_boot: int = 2000,
+                  allow_mixed_precision: bool = False) -> pd.DataFrame:
     """Metrics of runs side by side (the first is the reference), the difference of each other run from it
     with its paired-bootstrap 95 % interval over the shapes both scored (``scores``: each run's scores.csv),
-    and a verdict per metric: better / worse / no significant difference (or why there is none)."""
+    and a verdict per metric: better / worse / no significant difference (or why there is none).
+    Runs of different precisions are refused unless ``allow_mixed_precision``; then each verdict says so."""
     from bench.evaluation.uncertainty import paired_bootstrap_diff, verdict
 
     if len(results) < 2:
         raise BenchError("compare needs at least two runs")
+    mixed = check_same_precision(results, allow_mixed_precision)
     scores = scores or [None] * len(results)
     names = [f"{r.suite}/{r.run_name}" for r in results]
     metrics = []
@@ -134,7 +153,7 @@ def compare_frame(results: list[RunResult], directions: dict[str, str],
             elif d.low is None:
                 row[f"verdict {n}"] = "– (a category has one scored shape: no interval)"
             else:
-                row[f"verdict {n}"] = verdict(d.low, d.high, higher)
+                row[f"verdict {n}"] = verdict(d.low, d.high, higher) + (f" ({mixed})" if mixed else "")
         present = [(v, n) for v, n in zip(vals, names) if v is not None]
         if len(present) < 2:
             row["better"] = "–"

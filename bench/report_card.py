@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.errors import BenchError
 from bench.results import RunResult, locate_run_dir
 
 VERDICT_COLOURS = {"reproduced": "#1a7f37", "contradicted": "#cf222e", "inconclusive": "#9a6700", "n/a": "#57606a"}
@@ -38,10 +39,10 @@ def _log_of(r: RunResult, results_dir: Path) -> pd.DataFrame:
 
 def training_curves(results: list[RunResult], results_dir: Path) -> bytes | None:
     """Loss and validation score per step, one line per run."""
-    from bench.figures import _pyplot
+    from bench.figures import _pyplot, plain_text
 
     plt = _pyplot()
-    logs = {f"{r.run_name} (seed {r.seed})": _log_of(r, results_dir) for r in results}
+    logs = {plain_text(f"{r.run_name} (seed {r.seed})"): _log_of(r, results_dir) for r in results}
     logs = {k: v for k, v in logs.items() if not v.empty and "step" in v}
     if not logs:
         return None
@@ -61,7 +62,7 @@ def training_curves(results: list[RunResult], results_dir: Path) -> bytes | None
 
 def category_bars(results: list[RunResult]) -> list[tuple[str, bytes]]:
     """Per task, its main score per category, one bar per run."""
-    from bench.figures import _pyplot
+    from bench.figures import _pyplot, plain_text
 
     plt = _pyplot()
     tasks: dict[str, list[RunResult]] = {}
@@ -79,17 +80,21 @@ def category_bars(results: list[RunResult]) -> list[tuple[str, bytes]]:
         for k, r in enumerate(runs):
             values = [r.per_category[task].get(c, {}).get(main) for c in cats]
             ax.bar(np.arange(len(cats)) + k * width, [np.nan if v is None else v for v in values], width,
-                   label=f"{r.run_name} (seed {r.seed})")
-        ax.set_xticks(np.arange(len(cats)) + 0.4 - width / 2, cats, rotation=45, ha="right", fontsize=8)
-        ax.set(ylabel=main, title=f"{task}: {main} per category")
+                   label=plain_text(f"{r.run_name} (seed {r.seed})"))
+        # every label here comes from result files: "$" in a category or metric name is text, not a formula
+        ax.set_xticks(np.arange(len(cats)) + 0.4 - width / 2, [plain_text(c) for c in cats], rotation=45, ha="right",
+                      fontsize=8)
+        ax.set(ylabel=plain_text(main), title=plain_text(f"{task}: {main} per category"))
         ax.legend(fontsize=7)
         out.append((f"{task} per category", _png(fig)))
     return out
 
 
-def shape_renders(results: list[RunResult], results_dir: Path, shapes: int) -> tuple[list[tuple[str, bytes]], list[str]]:
+def shape_renders(results: list[RunResult], results_dir: Path, shapes: int, trust_plugins: bool = False,
+                  user_cfg=None, data_path: Path | None = None) -> tuple[list[tuple[str, bytes]], list[str]]:
     """Fig. 3-style renders of test shapes of the run that best shows parts: one with a mesh-scoring and a
-    point-labelling task if any, else one with a mesh-scoring task. Returns (figures, notes)."""
+    point-labelling task if any, else one with a mesh-scoring task. Returns (figures, notes): a run that
+    cannot be restored (e.g. its result names code to import, without ``trust_plugins``) is a note."""
     from bench.export import export_shapes
     from bench.training.restore import restore_run
 
@@ -102,7 +107,8 @@ def shape_renders(results: list[RunResult], results_dir: Path, shapes: int) -> t
     notes: list[str] = []
     for r in candidates:
         try:
-            restored = restore_run(locate_run_dir(r, results_dir))
+            restored = restore_run(locate_run_dir(r, results_dir), trust_plugins=trust_plugins, user_cfg=user_cfg,
+                                   data_path=data_path)
             with tempfile.TemporaryDirectory() as tmp:
                 report = export_shapes(restored, Path(tmp), shapes, figure=True)
                 figures = [(f"{r.run_name}: {p.stem}", p.read_bytes()) for p in report.written if p.suffix == ".png"]
@@ -110,6 +116,8 @@ def shape_renders(results: list[RunResult], results_dir: Path, shapes: int) -> t
                 notes.append(f"{r.run_name}: no surface for {', '.join(report.empty)} (the model predicts empty space there)")
             if figures:
                 return figures, notes
+        except BenchError as exc:
+            notes.append(f"{r.run_name}: could not be restored for renders: {exc}")
         except Exception as exc:  # noqa: BLE001 - a card without renders is still a card; say why
             notes.append(f"{r.run_name}: no renders ({type(exc).__name__}: {exc})")
     return [], notes
@@ -117,8 +125,10 @@ def shape_renders(results: list[RunResult], results_dir: Path, shapes: int) -> t
 
 def build_report_card(results: list[RunResult], suite: str, results_dir: Path, verdicts: list,
                       paper: pd.DataFrame | None = None, paper_note: str = "", per_class: pd.DataFrame | None = None,
-                      conventions: list[str] | None = None, shapes: int = 2) -> str:
-    """The HTML text of the card."""
+                      conventions: list[str] | None = None, shapes: int = 2, trust_plugins: bool = False,
+                      user_cfg=None, data_path: Path | None = None) -> str:
+    """The HTML text of the card. ``trust_plugins`` / ``user_cfg``: how runs are restored for renders
+    (bench/training/restore.py)."""
     from bench.html import page, table_html
     from bench.leaderboard import display_columns, leaderboard_frame
 
@@ -142,7 +152,7 @@ def build_report_card(results: list[RunResult], suite: str, results_dir: Path, v
     for caption, png in category_bars(results):
         sections.append((caption, _img(png, caption)))
     if shapes and results:
-        figures, notes = shape_renders(results, Path(results_dir), shapes)
+        figures, notes = shape_renders(results, Path(results_dir), shapes, trust_plugins, user_cfg, data_path)
         body = "".join(_img(png, caption) for caption, png in figures)
         body += "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
         sections.append(("test shapes: true parts (left) and predicted (right)", body or "<p>none</p>"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -12,6 +13,7 @@ from typing import Any
 from bench import __version__
 from bench._io import atomic_write_json
 from bench.errors import ResultError
+from bench.names import RULE, is_safe_name
 
 SCHEMA_VERSION = 2  # 2: intervals (95 % bootstrap CIs), category means of every metric, scores.csv beside
 RESULT_FILE = "result.json"
@@ -51,9 +53,19 @@ class RunResult:
     bench_version: str = __version__
     schema_version: int = SCHEMA_VERSION
     created: str = ""
+    run_dir: Path | None = field(default=None, compare=False, repr=False)
+    """Where this result was read from (or written to): never stored in the file, never taken from it."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("run_dir")
+        return out
+
+    @property
+    def precision(self) -> str:
+        """bf16 | fp32 as the run trained; "unknown" for results that predate the record."""
+        value = self.training.get("precision")
+        return value if isinstance(value, str) and value else "unknown"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "<dict>") -> RunResult:
@@ -68,21 +80,14 @@ class RunResult:
                 f"{where}: schema_version {version!r} is not supported by bench {__version__} "
                 f"(expects {SCHEMA_VERSION})."
             )
-        names = {f.name for f in fields(cls)}
+        names = {f.name for f in fields(cls)} - {"run_dir"}
         required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
         missing = sorted(required - set(data))
         if missing:
             raise ResultError(f"{where}: missing keys {', '.join(missing)}.")
         if data["status"] not in STATUSES:
             raise ResultError(f"{where}: status {data['status']!r} is not one of {', '.join(STATUSES)}.")
-        for key in ("metrics", "config", "encoder", "dataset"):
-            if not isinstance(data[key], dict):
-                raise ResultError(f"{where}: '{key}' must be an object.")
-        for task, values in data["metrics"].items():
-            if not isinstance(values, dict) or not all(
-                v is None or isinstance(v, (int, float)) for v in values.values()
-            ):
-                raise ResultError(f"{where}: metrics.{task} must map metric names to numbers or null.")
+        _check_types(data, where)
         return cls(**{k: v for k, v in data.items() if k in names})
 
     @property
@@ -91,23 +96,104 @@ class RunResult:
 
 
 
+# A result file is data from anywhere (a colleague's folder, a download): every value that later becomes a
+# path, a table cell or a loop bound is checked here, once, so that readers can trust the types.
+CONFIG_HASH = re.compile(r"[0-9a-f]{6,64}")
+_NUMBER = (int, float)
+
+
+def check_name(value: Any, what: str, where: str) -> str:
+    """``value`` if it is a safe suite or run name, else a ResultError naming the field."""
+    if not is_safe_name(value):
+        raise ResultError(f"{where}: {what} {value!r} is not a valid name ({RULE}).")
+    return value
+
+
+def _is_num(v: Any) -> bool:
+    return v is None or (isinstance(v, _NUMBER) and not isinstance(v, bool))
+
+
+def _expect(value: Any, tp: type | tuple[type, ...], path: str, where: str, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, tp) or (tp in (int, _NUMBER) and isinstance(value, bool)):
+        names = "/".join(t.__name__ for t in (tp if isinstance(tp, tuple) else (tp,)))
+        raise ResultError(f"{where}: '{path}' must be {'null or ' if optional else ''}{names}, "
+                          f"got {type(value).__name__} ({str(value)[:40]!r}).")
+
+
+def _nested_numbers(value: Any, depth: int, path: str, where: str) -> None:
+    """``depth`` levels of objects whose leaves are numbers or null (metrics: 2, per_category: 3)."""
+    _expect(value, dict, path, where)
+    for key, inner in value.items():
+        if depth > 1:
+            _nested_numbers(inner, depth - 1, f"{path}.{key}", where)
+        elif not _is_num(inner):
+            raise ResultError(f"{where}: '{path}.{key}' must be a number or null, got {inner!r}.")
+
+
+def _check_types(data: dict[str, Any], where: str) -> None:
+    check_name(data["suite"], "suite", where)
+    check_name(data["run_name"], "run_name", where)
+    if not isinstance(data["config_hash"], str) or not CONFIG_HASH.fullmatch(data["config_hash"]):
+        raise ResultError(f"{where}: config_hash {data['config_hash']!r} is not a hexadecimal hash.")
+    for key in ("config", "encoder", "dataset"):
+        _expect(data[key], dict, key, where)
+    for key in ("metric_info", "timings", "training", "packages", "git", "intervals"):
+        _expect(data.get(key, {}), dict, key, where)
+    _expect(data["protocol"], str, "protocol", where)
+    _expect(data["tasks"], list, "tasks", where)
+    if not all(isinstance(t, str) for t in data["tasks"]):
+        raise ResultError(f"{where}: 'tasks' must be a list of task names.")
+    _nested_numbers(data["metrics"], 2, "metrics", where)
+    _nested_numbers(data.get("per_category", {}), 3, "per_category", where)
+    for task, values in data.get("intervals", {}).items():
+        _expect(values, dict, f"intervals.{task}", where)
+        for metric, pair in values.items():
+            if not (isinstance(pair, list) and len(pair) == 2 and all(_is_num(v) for v in pair)):
+                raise ResultError(f"{where}: 'intervals.{task}.{metric}' must be [low, high], got {pair!r}.")
+    for task, info in data.get("metric_info", {}).items():
+        _expect(info, dict, f"metric_info.{task}", where)
+    for key in ("seed", "steps", "schema_version"):
+        _expect(data.get(key, 0), int, key, where)
+    _expect(data.get("step_limited", False), bool, "step_limited", where)
+    for key in ("device", "bench_version", "created"):
+        _expect(data.get(key, ""), str, key, where)
+    _expect(data.get("error"), str, "error", where, optional=True)
+    _expect(data.get("encoder_from"), dict, "encoder_from", where, optional=True)
+    _expect(data["encoder"].get("name", ""), str, "encoder.name", where)
+    _expect(data["dataset"].get("name", ""), str, "dataset.name", where)
+    skipped = data["dataset"].get("skipped", [])
+    _expect(skipped, list, "dataset.skipped", where)
+    if not all(isinstance(s, dict) for s in skipped):
+        raise ResultError(f"{where}: 'dataset.skipped' must be a list of {{shape, reason}} objects.")
+    _expect(data["config"].get("profile", ""), str, "config.profile", where)
+    _expect(data["config"].get("all_sections", {}), dict, "config.all_sections", where)
+    _expect(data.get("training", {}).get("precision", ""), str, "training.precision", where)
+
+
 def run_dir_for(results_dir: Path | str, suite: str, run_name: str, config_hash: str) -> Path:
     """The folder of a run: results/<suite>/<run-name>-<config-hash>/ (DESIGN.md)."""
     return Path(results_dir) / suite / f"{run_name}-{config_hash}"
 
 
 def locate_run_dir(result: RunResult, results_dir: Path | str | None = None) -> Path:
-    """The folder of a finished run: under ``results_dir`` when it is there, else under the results folder
-    the run was made with (a suite may send its runs elsewhere, e.g. table4 to results/modelnet40)."""
-    own = result.config.get("all_sections", {}).get("output", {}).get("results_dir") or "results"
-    folders = [run_dir_for(f, result.suite, result.run_name, result.config_hash)
-               for f in dict.fromkeys(f for f in (results_dir, own) if f)]
-    return next((d for d in folders if (d / RESULT_FILE).is_file()), folders[0])
+    """The folder of a finished run: the one its result.json was read from (or written to); else its place
+    under ``results_dir`` (default results/). Never a folder named inside the file: a results folder someone
+    sent you must not send bench reading elsewhere (a suite that wrote its runs to results/modelnet40 is
+    found there when the user scans results/, because the result then carries the folder it was read from)."""
+    if result.run_dir is not None:
+        return Path(result.run_dir)
+    where = f"result of {result.suite!r}/{result.run_name!r}"
+    check_name(result.suite, "suite", where)
+    check_name(result.run_name, "run_name", where)
+    return run_dir_for(results_dir or "results", result.suite, result.run_name, result.config_hash)
 
 
 def write_result(result: RunResult, run_dir: Path) -> Path:
     path = Path(run_dir) / RESULT_FILE
     atomic_write_json(path, result.to_dict())
+    result.run_dir = Path(run_dir)
     return path
 
 
@@ -119,7 +205,9 @@ def read_result(path: Path) -> RunResult:
         raise ResultError(f"{path}: no such result file.") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultError(f"{path}: not valid JSON ({exc}).") from exc
-    return RunResult.from_dict(data, str(path))
+    result = RunResult.from_dict(data, str(path))
+    result.run_dir = path.parent
+    return result
 
 
 def scan_results(root: Path) -> list[RunResult]:

@@ -8,6 +8,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PRECISIONS = ("fp32", "bf16")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--bench-precision", choices=PRECISIONS, default=os.environ.get("BENCH_TEST_PRECISION", "fp32"),
+                     help="What train.amp = auto resolves to in the tests (default fp32, so that their numbers do not "
+                          "depend on the CPU kind; bf16 exercises the AMX / AVX512-BF16 path, slowly where emulated).")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bench_precision(pytestconfig):
+    """The tests' precision, pinned through IMPLICIT_BENCH_AMP for this process and every subprocess it starts.
+    Tests that are about precision pass --amp / --no-amp (or train.amp) explicitly, which wins over the pin."""
+    name = pytestconfig.getoption("--bench-precision")
+    old = os.environ.get("IMPLICIT_BENCH_AMP")
+    os.environ["IMPLICIT_BENCH_AMP"] = "true" if name == "bf16" else "false"
+    yield name
+    if old is None:
+        os.environ.pop("IMPLICIT_BENCH_AMP", None)
+    else:
+        os.environ["IMPLICIT_BENCH_AMP"] = old
 
 
 @pytest.fixture(scope="session", autouse=True)

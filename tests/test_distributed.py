@@ -1,4 +1,20 @@
-"""DDP through torchrun with 2 CPU processes (gloo): trained weights match a single process."""
+"""DDP through torchrun with 2 CPU processes (gloo): trained weights match a single process.
+
+How closely depends on the tests' precision (measured on an AVX2 AMD EPYC, 5 steps, every weight of both
+runs, against a single process; "half batch" is a single process on one rank's 2 shapes, i.e. what DDP
+without gradient averaging would learn, the failure this test exists to catch):
+
+| | max abs diff | median abs diff | share of weights off by > 1e-4 |
+|---|---|---|---|
+| fp32 DDP | 1.5e-8 | 0 | 0 |
+| bf16 DDP | 1.2e-3 to 2.2e-3 | 5e-7 to 1.2e-6 | 3.7 % to 4.5 % |
+| half batch (fp32 or bf16) | 5.2e-3 | 8e-5 to 3e-4 | 49 % to 58 % |
+
+In fp32 the split batch is the same sum in another order, so weights agree to rounding (allclose, atol 2e-5,
+1000x the figure). In bf16 each rank's products are rounded to 8 bits before the gradients are averaged, and
+Adam turns a tiny gradient's flipped sign into a full step (about lr), so a few per cent of the weights move by
+up to a few steps' worth; the bulk still agrees: median <= 1e-5 and at most 15 % off by > 1e-4, an order of
+magnitude from both the bf16 figures and the failure."""
 
 import os
 import socket
@@ -6,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from bench.results import scan_results
@@ -45,7 +62,21 @@ def _weights(results: Path, run: str) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)["model"]
 
 
-def test_ddp_two_cpu_processes_train_the_same_weights_as_one(tmp_path, tiny_info):
+def _assert_same_training(w1: dict, w2: dict, run: str, precision: str) -> None:
+    moved = [k for k in w1 if w1[k].is_floating_point() and w1[k].numel() > 1]
+    assert moved and w1.keys() == w2.keys()
+    if precision == "fp32":
+        for k in moved:
+            assert torch.allclose(w1[k], w2[k], rtol=1e-4, atol=2e-5), \
+                f"{run}: {k} differs by {(w1[k] - w2[k]).abs().max():.3g}"
+        return
+    diff = torch.cat([(w1[k] - w2[k]).abs().flatten() for k in moved])
+    share = (diff > 1e-4).float().mean().item()
+    assert diff.median().item() <= 1e-5 and share <= 0.15, \
+        f"{run}: median weight difference {diff.median():.3g}, {share:.1%} of weights off by > 1e-4"
+
+
+def test_ddp_two_cpu_processes_train_the_same_weights_as_one(tmp_path, tiny_info, bench_precision):
     cfg = _config(tmp_path)
     # no batch norm anywhere (onet_pointnet + concat decoder), so the split batch is exactly equivalent;
     # one validation at the last step, so model selection picks the final weights in both runs
@@ -66,14 +97,10 @@ def test_ddp_two_cpu_processes_train_the_same_weights_as_one(tmp_path, tiny_info
     assert set(two) == {"onet", "probe"} and all(r.status == "complete" for r in two.values())
     assert two["onet"].training["world_size"] == 2 and one["onet"].training["world_size"] == 1
     assert two["onet"].steps == one["onet"].steps == 5
-    assert abs(two["onet"].training["first_loss"] - one["onet"].training["first_loss"]) < 1e-5
+    assert two["onet"].training["first_loss"] == pytest.approx(one["onet"].training["first_loss"],
+                                                                rel=1e-5 if bench_precision == "fp32" else 1e-3)
     # after 5 optimizer steps the weights agree: the gradients were averaged over both ranks' slices
     for run in ("onet", "probe"):
-        w1, w2 = _weights(tmp_path / "single", run), _weights(tmp_path / "ddp", run)
-        assert w1.keys() == w2.keys()
-        moved = [k for k in w1 if w1[k].is_floating_point() and w1[k].numel() > 1]
-        assert moved
-        for k in moved:
-            assert torch.allclose(w1[k], w2[k], rtol=1e-4, atol=2e-5), \
-                f"{run}: {k} differs by {(w1[k] - w2[k]).abs().max():.3g}"
+        assert two[run].precision == one[run].precision == bench_precision
+        _assert_same_training(_weights(tmp_path / "single", run), _weights(tmp_path / "ddp", run), run, bench_precision)
     assert ddp.stdout.count("suite ddp") == 2  # plan and leaderboard printed once, by rank 0

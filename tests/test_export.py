@@ -25,12 +25,14 @@ def oracle_run(tiny_config, tmp_path):
     runs = [r for r in resolve_suite(tiny_config, "smoke", overrides) if r.name == "joint"]
     (result,) = run_suite(runs, progress=False, log=lambda m: None)
     assert result.status == "complete", result.error
-    return tiny_config.output.results_dir, tmp_path / "export"
+    return tiny_config.output.results_dir, tmp_path / "export", root
 
 
 def test_export_writes_the_predicted_mesh_coloured_by_predicted_and_true_parts(oracle_run):
-    results_dir, out = oracle_run
-    res = CliRunner().invoke(app, ["export", "smoke/joint", "-r", results_dir, "-n", "2", "-o", str(out)])
+    results_dir, out, data = oracle_run
+    # the oracle decoder is module:attr code and the dataset a folder of this test: both said, as a user would
+    res = CliRunner().invoke(app, ["export", "smoke/joint", "-r", results_dir, "-n", "2", "-o", str(out),
+                                   "--trust-plugins", "--data-path", str(data)])
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in out.iterdir())
     assert len([n for n in names if n.endswith("_pred.ply")]) == 2 and len([n for n in names if n.endswith(".png")]) == 2
@@ -52,7 +54,7 @@ def test_export_writes_the_predicted_mesh_coloured_by_predicted_and_true_parts(o
 
 
 def test_export_says_which_shapes_had_no_surface(oracle_run, tiny_config):
-    results_dir, out = oracle_run
+    results_dir, out, root = oracle_run
     # A radius-0 field is empty everywhere: nothing to mesh, and the command must say so and fail.
     import json
     from pathlib import Path
@@ -61,7 +63,8 @@ def test_export_says_which_shapes_had_no_surface(oracle_run, tiny_config):
     data = json.loads(result_path.read_text())
     data["config"]["decoder_kwargs"] = {"radius": 0.0}
     result_path.write_text(json.dumps(data))
-    res = CliRunner().invoke(app, ["export", "smoke/joint", "-r", results_dir, "-n", "2", "-o", str(out)])
+    res = CliRunner().invoke(app, ["export", "smoke/joint", "-r", results_dir, "-n", "2", "-o", str(out),
+                                   "--trust-plugins", "--data-path", str(root)])
     assert res.exit_code == 1
     assert "had no surface" in res.output and "big/test0" in res.output and "nothing was exported" in res.output
 

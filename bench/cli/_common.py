@@ -11,12 +11,21 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from bench.errors import BenchError
 
 # Piped output (CI logs, `| tee`) gets a wide console so that leaderboards are not cut to 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 180)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 180)
+# Markup is off: paths, run and category names and plugin messages reach these consoles (also inside
+# tables), and Rich would read "[/x]" as a tag (MarkupError) or swallow "[bold]" as a style. A call that
+# styles text passes markup=True and escapes (rich.markup.escape) every value it interpolates.
+console = Console(width=None if sys.stdout.isatty() else 180, markup=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 180, markup=False)
+
+
+def labelled(label: str, style: str, message: str) -> Text:
+    """'label: message' with only the label styled; the message is never read as markup."""
+    return Text.assemble((f"{label}:", style), " ", message)
 
 
 def _debug() -> bool:
@@ -42,7 +51,7 @@ def cli_errors(fn: Callable) -> Callable:
             except BenchError as exc:
                 if _debug():
                     raise
-                err_console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+                err_console.print(labelled("error", "red", str(exc)), highlight=False, soft_wrap=True)
                 raise typer.Exit(1) from None
             finally:
                 seen = set()
@@ -50,7 +59,7 @@ def cli_errors(fn: Callable) -> Callable:
                     msg = str(w.message)
                     if msg not in seen:
                         seen.add(msg)
-                        err_console.print(f"[yellow]warning:[/yellow] {msg}", highlight=False, soft_wrap=True)
+                        err_console.print(labelled("warning", "yellow", msg), highlight=False, soft_wrap=True)
 
     return wrapper
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from bench.cli._common import ConfigOption, SetOption, cli_errors, console, load
 from bench.cli.encoders import list_plugins
@@ -45,7 +46,8 @@ def info_cmd(
 
     cfg = _data_cfg(name, preset, path, config, sets)
     info = open_dataset(cfg.data)
-    console.print(f"[bold]{info.name}[/bold]  revision {info.revision}  at {info.root}")
+    console.print(f"[bold]{escape(info.name)}[/bold]  revision {escape(str(info.revision))}  at {escape(str(info.root))}",
+                  markup=True)
     console.print("splits: " + ", ".join(f"{s} {len(v)}" for s, v in info.splits.items()))
     counts = {}
     if info.has_parts and info.splits.get("train"):
@@ -70,32 +72,24 @@ def info_cmd(
 @data_app.command("check")
 @cli_errors
 def check_cmd(path: Path = typer.Argument(..., help="Dataset folder to validate.")) -> None:
-    """Validate every shape of a dataset folder and report all broken ones (not just the first)."""
-    from rich.table import Table
+    """Validate every shape of a dataset folder (points, surface, parts, and voxels and views where it has
+    them) and report all broken ones, not just the first; exit code 1 if any."""
+    from rich.markup import escape
 
-    from bench.data.format import read_dataset_info, read_shape
-    from bench.errors import DataError
-    from bench.progress import progress_bar
+    from bench.checks import check_dataset
+    from bench.data.format import read_dataset_info
 
     info = read_dataset_info(path)
-    ids = sorted({s for v in info.splits.values() for s in v})
-    broken = []
-    with progress_bar(f"checking {info.name}", len(ids)) as advance:
-        for sid in ids:
-            try:
-                read_shape(Path(info.root) / sid, len(info.part_names), with_parts=info.has_parts)
-            except DataError as exc:
-                broken.append((sid, str(exc)))
-            advance()
+    ids, broken = check_dataset(info)
     if not broken:
-        console.print(f"[green]{len(ids)} shapes OK[/green] ({info.name}, revision {info.revision})")
+        console.print(f"[green]{len(ids)} shapes OK[/green] ({escape(info.name)}, revision {escape(str(info.revision))})",
+                      markup=True)
         return
-    table = Table(title=f"{len(broken)} broken shape(s) of {len(ids)}")
-    table.add_column("shape")
-    table.add_column("problem")
+    console.print(f"[red]{len({sid for sid, _ in broken})} broken shape(s) of {len(ids)}[/red]:", markup=True)
+    # one line a problem, never wrapped: the messages hold long paths that one copies or greps;
+    # markup off, as paths and messages may hold "[...]"
     for sid, msg in broken:
-        table.add_row(sid, msg)
-    console.print(table)
+        console.print(f"  {sid}: {msg}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -174,7 +168,7 @@ def prepare_cmd(
     console.print(f"{report.done} prepared, {report.skipped_existing} already done, {len(report.failed)} failed "
                   f"({report.method or 'nothing labelled'}) -> {root}")
     for sid, err in report.failed[:20]:
-        console.print(f"[yellow]skipped[/yellow] {sid}: {err}", highlight=False, markup=True)
+        console.print(f"[yellow]skipped[/yellow] {escape(str(sid))}: {escape(str(err))}", highlight=False, markup=True)
     if info is None:
         console.print("dataset.json not written yet: other shards are unfinished.")
     else:

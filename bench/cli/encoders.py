@@ -12,8 +12,8 @@ app = typer.Typer()
 
 
 def list_plugins(kind: str, check_import: bool) -> None:
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from bench.registry import REGISTRIES
 
@@ -25,9 +25,9 @@ def list_plugins(kind: str, check_import: bool) -> None:
         status = ()
         if check_import:
             _, problem = registry.try_load(name)
-            status = ("[green]ok[/green]" if problem is None else "[red]broken[/red]",)
-        table.add_row(escape(name), "built-in" if entry.builtin else escape(entry.package),
-                      escape(registry.describe(name)), *status)  # a docstring's [p, z] is text, not markup
+            status = (Text("ok", style="green") if problem is None else Text("broken", style="red"),)
+        # the console reads no markup, so a docstring's "[p, z]" or a package called "[/x]" stays text
+        table.add_row(name, "built-in" if entry.builtin else entry.package, registry.describe(name), *status)
     console.print(table)
 
 
@@ -55,6 +55,7 @@ def check_encoder_cmd(
 ) -> None:
     """Run an encoder on a tiny batch and print a pass/fail table of its contract."""
     from rich.table import Table
+    from rich.text import Text
 
     from bench.checks import check_encoder
     from bench.config import load_config
@@ -67,11 +68,12 @@ def check_encoder_cmd(
     table.add_column("result")
     table.add_column("detail")
     for c in checks:
-        mark = "[green]pass[/green]" if c.passed else ("[red]FAIL[/red]" if c.passed is False else "info")
-        table.add_row(c.name, mark, c.detail)
+        mark = Text("pass", style="green") if c.passed else (Text("FAIL", style="red") if c.passed is False else "info")
+        table.add_row(c.name, mark, c.detail)  # a plugin's error text in c.detail is never read as markup
     console.print(table)
     failed = [c for c in checks if c.passed is False]
     if failed:
-        console.print(f"[red]{len(failed)} check(s) failed[/red]: the encoder breaks the contract in DESIGN.md.")
+        console.print(f"[red]{len(failed)} check(s) failed[/red]: the encoder breaks the contract in DESIGN.md.",
+                      markup=True)
         raise typer.Exit(1)
-    console.print("[green]all checks passed[/green]")
+    console.print("[green]all checks passed[/green]", markup=True)

@@ -7,7 +7,19 @@ from pathlib import Path
 
 import typer
 
-from bench.cli._common import cli_errors, console
+from bench.cli._common import ConfigOption, cli_errors, console
+
+# Result folders are data from anywhere: code they name is imported only when the user says so, and the
+# dataset is read where the user's bench.toml (or --data-path) keeps it, never where the file points.
+TrustOption = typer.Option(False, "--trust-plugins", help="Restore runs whose result.json names a plugin as module:attr code (imports it; only for results you trust).")
+DataPathOption = typer.Option(None, "--data-path", help="Folder of the run's dataset when it is not where bench.toml says (restoring never uses the path in result.json).")
+
+
+def _user_config(path: Path | None):
+    """The user's bench.toml: where datasets live when a run is restored (never the result file's paths)."""
+    from bench.config import load_config
+
+    return load_config(path)
 
 app = typer.Typer()
 
@@ -34,7 +46,7 @@ def render(results, fmt: Format = Format.table, sort: str | None = None, title: 
         failed = frame[frame["error"].notna()] if "error" in frame else frame.iloc[0:0]
         for _, row in failed.iterrows():
             console.print(f"[red]{escape(str(row['suite']))}/{escape(str(row['run']))} failed:[/red] "
-                          f"{escape(str(row['error']))}", highlight=False)
+                          f"{escape(str(row['error']))}", highlight=False, markup=True)
         return
     if fmt == Format.csv:
         text = to_csv(frame)
@@ -112,6 +124,7 @@ def compare_cmd(
     per_category: bool = typer.Option(False, "--per-category", help="Per-category main scores (the paper's Table 7 layout)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f"),
     out: Path = typer.Option(None, "--out", "-o"),
+    mixed_precision: bool = typer.Option(False, "--mixed-precision", help="Compare runs of different precisions (bf16 vs fp32) anyway; each verdict says so."),
 ) -> None:
     """Metrics side by side with deltas and, per metric, which run is better (direction-aware)."""
     import pandas as pd
@@ -128,7 +141,8 @@ def compare_cmd(
         pairs = {n: rs for n, rs in pairs.items() if all(rs)}
     for label, runs in pairs.items():
         directions = metric_directions(runs)
-        frame = compare_frame(runs, directions, [_scores_of(r, results_dir) for r in runs])
+        frame = compare_frame(runs, directions, [_scores_of(r, results_dir) for r in runs],
+                              allow_mixed_precision=mixed_precision)
         if per_category:
             rows = []
             for r in runs:
@@ -183,6 +197,10 @@ def report_cmd(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | csv | markdown | html (the report card: one self-contained file with plots)."),
     out: Path = typer.Option(None, "--out", "-o", help="Output file (html default: <results>/<suite>/report.html)."),
     shapes: int = typer.Option(2, "--shapes", help="html: test shapes rendered with true and predicted parts (0: none)."),
+    precision: str = typer.Option(None, "--precision", help="Only runs trained in this precision (bf16 | fp32; a report never mixes them)."),
+    trust_plugins: bool = TrustOption,
+    data_path: Path = DataPathOption,
+    config: Path = ConfigOption,
 ) -> None:
     """A suite's leaderboard with intervals, the paper's claims as verdicts, the evaluation conventions,
     and (--paper) the paper's table beside ours. --format html writes the report card."""
@@ -190,7 +208,7 @@ def report_cmd(
     from bench.report import dataset_warning, paper_comparison, select_results
     from bench.results import scan_results
 
-    results = select_results(scan_results(results_dir), suite, dataset, profile)
+    results = select_results(scan_results(results_dir), suite, dataset, profile, precision)
     if not results and not paper:
         from bench.errors import ResultError
 
@@ -214,13 +232,16 @@ def report_cmd(
         text = build_report_card(
             results, suite, results_dir, checked, paper=comp_html[0] if comp_html else None,
             paper_note=dataset_warning(results, comp_html[1]) if comp_html else "",
-            per_class=_per_class(results, paper_table) if has_table else None, conventions=conventions, shapes=shapes)
+            per_class=_per_class(results, paper_table) if has_table else None, conventions=conventions, shapes=shapes,
+            trust_plugins=trust_plugins, user_cfg=_user_config(config), data_path=data_path)
         _emit(text, out or Path(results_dir) / suite / "report.html")
         return
     if results:
         render(results, fmt, title=f"suite {suite}", out=out if fmt != Format.table else None)
     if paper:
-        console.print(f"[yellow]{dataset_warning(results, paper_ds)}[/yellow]", highlight=False)
+        from rich.markup import escape
+
+        console.print(f"[yellow]{escape(dataset_warning(results, paper_ds))}[/yellow]", highlight=False, markup=True)
         _print_frame(comp, f"paper {table or suite}: {paper_ds} (ours: category means)",
                      fmt if fmt != Format.html else Format.table, None)
         per_class = _per_class(results, table or suite)
@@ -270,23 +291,28 @@ def export_cmd(
     shapes: int = typer.Option(4, "--shapes", "-n", help="How many test shapes to export."),
     out: Path = typer.Option(None, "--out", "-o", help="Folder (default: <run folder>/export)."),
     figure: bool = typer.Option(True, "--figure/--no-figure", help="Also draw PNGs (needs matplotlib)."),
+    trust_plugins: bool = TrustOption,
+    data_path: Path = DataPathOption,
+    config: Path = ConfigOption,
 ) -> None:
     """Predicted meshes as PLY, coloured by predicted parts when the run has a point-labelling head (e.g.
     segmentation), next to the ground-truth-coloured mesh, and a PNG per shape."""
     from bench.export import export_shapes
-    from bench.results import run_dir_for
+    from bench.results import locate_run_dir
     from bench.training.restore import restore_run
 
     (result,) = _resolve_run(run, results_dir)[:1]
-    run_dir = Path(run) if (Path(run) / "result.json").is_file() else \
-        run_dir_for(results_dir, result.suite, result.run_name, result.config_hash)
-    report = export_shapes(restore_run(run_dir), out or run_dir / "export", shapes, figure=figure)
+    run_dir = locate_run_dir(result, results_dir)
+    restored = restore_run(run_dir, trust_plugins=trust_plugins, user_cfg=_user_config(config), data_path=data_path)
+    report = export_shapes(restored, out or run_dir / "export", shapes, figure=figure)
     for p in report.written:
         console.print(str(p), highlight=False)
     if report.empty:
+        from rich.markup import escape
+
         console.print(f"[yellow]{len(report.empty)} shape(s) had no surface: the predicted occupancy never crosses "
                       f"the threshold (eval.iou_threshold) inside the box, so there was no mesh to write: "
-                      f"{', '.join(report.empty)}[/yellow]", highlight=False)
+                      f"{escape(', '.join(report.empty))}[/yellow]", highlight=False, markup=True)
     if not report.written:
         from bench.errors import ResultError
 

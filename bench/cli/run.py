@@ -90,7 +90,7 @@ def _print_plan(runs, find_cached) -> None:
     from rich.table import Table
 
     table = Table(title=f"suite {runs[0].suite}: {len(runs)} runs")
-    for col in ("run", "protocol", "tasks", "encoder", "dataset", "steps", "seed", "config", "status"):
+    for col in ("run", "protocol", "tasks", "encoder", "dataset", "steps", "seed", "precision", "config", "status"):
         table.add_column(col)
     for r in runs:
         cached = find_cached(Path(r.cfg.output.results_dir), r.name, r.config_hash)
@@ -99,5 +99,5 @@ def _print_plan(runs, find_cached) -> None:
         enc = r.cfg.model.encoder + (f" (from {r.spec.encoder_from}, frozen)" if r.stage_one else "")
         data = r.cfg.data.name + (f"/{r.cfg.data.preset}" if r.cfg.data.name == "synthetic" else "")
         table.add_row(r.name, r.spec.protocol, "+".join(r.spec.tasks), enc, data, str(r.cfg.train.max_steps),
-                      str(r.cfg.train.seed), r.config_hash, status)
+                      str(r.cfg.train.seed), r.precision, r.config_hash, status)
     console.print(table)

@@ -70,19 +70,26 @@ def guarded(job: tuple[Callable[..., Any], str, tuple]) -> tuple[str, str | None
     try:
         fn(*args)
         return shape_id, None
-    except Exception as exc:  # noqa: BLE001 - reported with the shape id; the batch goes on
+    # SystemExit too: raised in a worker it would travel back and end the whole batch (Ctrl-C still does)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported with the shape id; the batch goes on
         return shape_id, f"{type(exc).__name__}: {exc}"
 
 
 def run_shape_jobs(fn: Callable[..., Any], jobs: list[tuple[str, tuple]], description: str, progress: bool = True,
                    workers: int = 0) -> list[tuple[str, str]]:
     """``fn(*args)`` for every ``(shape_id, args)`` of ``jobs`` in worker processes; the ``(shape_id, error)``
-    of the shapes that failed. ``fn`` must be a module-level function (it travels to the workers by name)."""
+    of the shapes that failed. ``fn`` must be a module-level function (it travels to the workers by name).
+    A shape whose worker process dies is one of those failures ('WorkerDied: ...'); the others go on."""
     if not jobs:
         return []
     from bench.parallel import run_parallel
 
-    return run_parallel(guarded, [(fn, sid, args) for sid, args in jobs], description, progress, workers)
+    return run_parallel(guarded, [(fn, sid, args) for sid, args in jobs], description, progress, workers,
+                        id_of=_job_id)
+
+
+def _job_id(job: tuple[Callable[..., Any], str, tuple]) -> str:
+    return job[1]
 
 
 def failure_summary(failures: list[tuple[str, str]], what: str, limit: int = 10) -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from bench.config import DataConfig
-from bench.data.format import DatasetInfo, read_dataset_info, read_shape
+from bench.data.format import DatasetInfo, odd_ones, read_dataset_info, read_shape
 from bench.errors import BenchError, DataError, did_you_mean
 from bench.registry import DATASETS
 
@@ -126,17 +126,24 @@ class ShapeStore:
             s_off=np.concatenate([[0], np.cumsum(s_count)[:-1]]).astype(np.int64), s_count=s_count,
             labels=np.concatenate([s.labels for s in loaded]) if with_parts else None,
             surface_labels=np.concatenate([s.surface_labels for s in loaded]) if with_parts else None,
-            voxels=np.stack([s.voxels for s in loaded]) if with_voxels else None,
-            views=_stack_views([s.views for s in loaded], kept) if n_views >= 0 else None,
+            voxels=_stack_alike([s.voxels for s in loaded], kept, f"{info.root}: voxel grids",
+                                "prepare them again at one resolution") if with_voxels else None,
+            views=_stack_alike([s.views for s in loaded], kept, f"{info.root}: views",
+                               "delete the odd views.npz files and they are rendered again") if n_views >= 0 else None,
             skipped=skipped,
         )
 
 
-def _stack_views(views: list[np.ndarray], ids: list[str]) -> np.ndarray:
-    shapes = {v.shape for v in views}
-    if len(shapes) > 1:
-        raise DataError(f"views differ in size between shapes ({sorted(shapes)[:2]}, e.g. {ids[0]}); re-render them.")
-    return np.stack(views)
+def _stack_alike(arrays: list[np.ndarray], ids: list[str], what: str, fix: str) -> np.ndarray:
+    """np.stack, or a DataError naming the shapes whose array differs in size from most (np.stack's own
+    error names neither)."""
+    common, odd = odd_ones([a.shape for a in arrays], ids)
+    if odd:
+        listed = ", ".join(f"{sid} {shape}" for sid, shape in odd[:5])
+        listed += f" and {len(odd) - 5} more" if len(odd) > 5 else ""
+        raise DataError(f"{what} differ in size between shapes: most are {common}, but {listed}; {fix} "
+                        "(`bench data check` lists them all).")
+    return np.stack(arrays)
 
 
 def _draw(rng: np.random.Generator, offset: np.ndarray, count: np.ndarray, k: int) -> np.ndarray:

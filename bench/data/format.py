@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import zipfile
+import zlib
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,11 @@ from bench.errors import DataError
 FORMAT_VERSION = 1
 DATASET_FILE = "dataset.json"
 SPLITS = ("train", "val", "test")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# used with fullmatch: "$" alone would let a trailing newline through ("abc\n")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+# Sane bounds on what a shape file may ask us to allocate: ONet uses 32^3 voxels, bench prepare 32-128.
+MAX_VOXEL_RESOLUTION = 512
+_F16_MAX = float(np.finfo(np.float16).max)
 
 
 def pack_occupancies(occ: np.ndarray) -> np.ndarray:
@@ -42,8 +49,11 @@ def unpack_occupancies(packed: np.ndarray, n: int) -> np.ndarray:
 
 def check_shape_id(shape_id: str, where: str) -> None:
     """Reject names that could leave the dataset folder ('..', '/', absolute paths)."""
+    if not isinstance(shape_id, str):
+        raise DataError(f"{where}: shape id {shape_id!r} is a {type(shape_id).__name__}, not a string "
+                        "'<category>/<shape>'; write it as a string.")
     parts = shape_id.split("/")
-    if len(parts) != 2 or not all(_SAFE_NAME.match(p) and p not in (".", "..") for p in parts):
+    if len(parts) != 2 or not all(_SAFE_NAME.fullmatch(p) and p not in (".", "..") for p in parts):
         raise DataError(
             f"{where}: shape id {shape_id!r} is not of the form <category>/<shape> with letters, digits, "
             "'_', '-', '.' only; refusing it (it could point outside the dataset folder)."
@@ -83,35 +93,115 @@ class DatasetInfo:
         atomic_write_json(Path(root) / DATASET_FILE, self.to_dict())
 
 
+def _type_name(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})" if len(repr(value)) < 60 else type(value).__name__
+
+
+def _check_format_version(data: dict, where: str) -> int:
+    """The format version, checked first: a newer format may have other keys, so nothing else is trusted."""
+    version = data.get("format_version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise DataError(f"{where}: field 'format_version' must be an integer, got {_type_name(version)}; "
+                        f"this bench writes and reads {FORMAT_VERSION}.")
+    if version != FORMAT_VERSION:
+        raise DataError(f"{where}: field 'format_version' is {version}, but this bench reads format "
+                        f"{FORMAT_VERSION} only; use the implicit-bench release that wrote the dataset, "
+                        "or prepare it again with this one (`bench prepare`).")
+    return version
+
+
+def _string_field(data: dict, key: str, where: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise DataError(f"{where}: field '{key}' must be a non-empty string, got {_type_name(value)}.")
+    return value
+
+
+def _string_list(value: Any, field_name: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DataError(f"{where}: field '{field_name}' must be a list of strings, got {_type_name(value)}.")
+    return value
+
+
+def _parse_category(c: Any, k: int, n_parts: int, where: str) -> Category:
+    field_name = f"categories[{k}]"
+    if not isinstance(c, dict) or "id" not in c:
+        raise DataError(f"{where}: field '{field_name}' must be an object {{id, name, parts}}, got {_type_name(c)}.")
+    cid, name, parts = c["id"], c.get("name", c["id"]), c.get("parts", [])
+    if not isinstance(cid, str) or not _SAFE_NAME.fullmatch(cid) or cid in (".", ".."):
+        raise DataError(f"{where}: field '{field_name}.id' must be a folder name (letters, digits, '_', '-', "
+                        f"'.'), got {_type_name(cid)}.")
+    if not isinstance(name, str):
+        raise DataError(f"{where}: field '{field_name}.name' must be a string, got {_type_name(name)}.")
+    # bool is an int in Python; "parts": ["1"] or "12" must not slip through int() either
+    if not isinstance(parts, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in parts):
+        raise DataError(f"{where}: field '{field_name}.parts' must be a list of integer part indices, "
+                        f"got {_type_name(parts)}.")
+    bad = [i for i in parts if not 0 <= i < n_parts]
+    if bad:
+        raise DataError(f"{where}: category {cid} lists part indices {bad} outside part_names "
+                        f"(0..{n_parts - 1}).")
+    return Category(cid, name, list(parts))
+
+
+def _parse_categories(value: Any, n_parts: int, where: str) -> list[Category]:
+    if not isinstance(value, list):
+        raise DataError(f"{where}: field 'categories' must be a list of {{id, name, parts}} objects, "
+                        f"got {_type_name(value)}.")
+    cats = [_parse_category(c, k, n_parts, where) for k, c in enumerate(value)]
+    twice = sorted(cid for cid, n in Counter(c.id for c in cats).items() if n > 1)
+    if twice:
+        raise DataError(f"{where}: field 'categories' declares {twice} more than once; keep one entry each.")
+    return cats
+
+
+def check_splits(splits: dict[str, list[str]], where: str) -> None:
+    """No shape twice in a split (it would weigh double) nor in two splits (test shapes seen in training)."""
+    first_split: dict[str, str] = {}
+    for split, ids in splits.items():
+        twice = sorted(sid for sid, n in Counter(ids).items() if n > 1)
+        if twice:
+            raise DataError(f"{where}: split '{split}' lists {len(twice)} shape id(s) more than once "
+                            f"(e.g. {twice[0]}); list each shape once.")
+        for sid in ids:
+            other = first_split.setdefault(sid, split)
+            if other != split:
+                raise DataError(f"{where}: shape {sid} is in both split '{other}' and split '{split}'; a shape "
+                                "in two splits leaks between training and evaluation: keep it in one.")
+
+
+def _parse_splits(value: Any, cat_ids: set[str], where: str) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise DataError(f"{where}: field 'splits' must map split names to lists of shape ids, "
+                        f"got {_type_name(value)}.")
+    for split, ids in value.items():
+        if not _SAFE_NAME.fullmatch(split):  # split names end up in result file names
+            raise DataError(f"{where}: field 'splits' has a split named {split!r}; use letters, digits, '_', '-', '.'.")
+        _string_list(ids, f"splits.{split}", where)
+        for sid in ids:
+            check_shape_id(sid, f"{where} (split {split})")
+            if sid.split("/")[0] not in cat_ids:
+                raise DataError(f"{where}: split {split} lists {sid} whose category is not declared.")
+    check_splits(value, where)
+    return {k: list(v) for k, v in value.items()}
+
+
 def _parse_dataset_json(data: Any, where: str) -> DatasetInfo:
     if not isinstance(data, dict):
         raise DataError(f"{where}: must be a JSON object.")
+    version = _check_format_version(data, where)
     for key in ("name", "revision", "categories", "splits"):
         if key not in data:
             raise DataError(f"{where}: missing key '{key}'.")
-    try:
-        cats = [Category(str(c["id"]), str(c.get("name", c["id"])), [int(i) for i in c.get("parts", [])])
-                for c in data["categories"]]
-    except (TypeError, KeyError, ValueError) as exc:
-        raise DataError(f"{where}: 'categories' must be a list of {{id, name, parts}} objects ({exc}).") from exc
-    part_names = [str(p) for p in data.get("part_names", [])]
-    for c in cats:
-        bad = [i for i in c.parts if not 0 <= i < len(part_names)]
-        if bad:
-            raise DataError(f"{where}: category {c.id} lists part indices {bad} outside part_names.")
-    splits = data["splits"]
-    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
-        raise DataError(f"{where}: 'splits' must map split names to lists of shape ids.")
-    cat_ids = {c.id for c in cats}
-    for split, ids in splits.items():
-        for sid in ids:
-            check_shape_id(str(sid), f"{where} (split {split})")
-            if sid.split("/")[0] not in cat_ids:
-                raise DataError(f"{where}: split {split} lists {sid} whose category is not declared.")
+    part_names = _string_list(data.get("part_names", []), "part_names", where)
+    cats = _parse_categories(data["categories"], len(part_names), where)
+    made_by = data.get("made_by", {})
+    if not isinstance(made_by, dict):
+        raise DataError(f"{where}: field 'made_by' must be an object, got {_type_name(made_by)}.")
     return DatasetInfo(
-        name=str(data["name"]), revision=str(data["revision"]), categories=cats, part_names=part_names,
-        splits={k: [str(s) for s in v] for k, v in splits.items()}, made_by=dict(data.get("made_by", {})),
-        format_version=int(data.get("format_version", FORMAT_VERSION)),
+        name=_string_field(data, "name", where), revision=_string_field(data, "revision", where),
+        categories=cats, part_names=list(part_names), splits=_parse_splits(data["splits"], {c.id for c in cats}, where),
+        made_by=dict(made_by), format_version=version,
     )
 
 
@@ -130,6 +220,13 @@ def _onet_category_names(root: Path) -> dict[str, str]:
     return names
 
 
+def _read_lst(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: unreadable split list ({exc}); it must be UTF-8 text, one shape name a line.") from exc
+
+
 def _read_onet_layout(root: Path) -> DatasetInfo:
     names = _onet_category_names(root)
     cats, splits = [], {s: [] for s in SPLITS}
@@ -140,7 +237,7 @@ def _read_onet_layout(root: Path) -> DatasetInfo:
         cats.append(Category(cat_dir.name, names.get(cat_dir.name, cat_dir.name)))
         for split, lst in lists.items():
             if lst.is_file():
-                for line in lst.read_text(encoding="utf-8").split():
+                for line in _read_lst(lst):
                     sid = f"{cat_dir.name}/{line.strip()}"
                     check_shape_id(sid, str(lst))
                     splits[split].append(sid)
@@ -149,6 +246,7 @@ def _read_onet_layout(root: Path) -> DatasetInfo:
             f"{root}: neither {DATASET_FILE} nor ONet category folders with train/val/test.lst were found. "
             "Point --set data.path at a prepared dataset folder (see `bench prepare`)."
         )
+    check_splits(splits, f"{root} (the ONet <category>/<split>.lst files)")
     revision = "onet-" + str(sum(len(v) for v in splits.values()))
     return DatasetInfo(name=root.name, revision=revision, categories=cats, part_names=[], splits=splits,
                        made_by={"layout": "onet"})
@@ -163,8 +261,8 @@ def read_dataset_info(root: str | Path) -> DatasetInfo:
     if path.is_file():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not valid JSON ({exc}).") from exc
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise DataError(f"{path}: not valid JSON ({type(exc).__name__}: {exc}).") from exc
         info = _parse_dataset_json(data, str(path))
     else:
         info = _read_onet_layout(root)
@@ -237,27 +335,117 @@ class ShapeArrays:
     views: np.ndarray | None = None  # (V, H, W, 3) uint8
 
 
+def _fix_hint(path: Path) -> str:
+    if path.name == "views.npz":
+        return "delete views.npz and the views are rendered again on first use"
+    if path.name == "model.binvox":  # ONet's data: bench does not make binvox files
+        return "copy model.binvox again from ONet's preprocessed ShapeNet, or drop the shape from its .lst file"
+    return f"delete {path.name} (or its shape folder) and prepare the shape again"
+
+
+# np.save writes 3.0 only for non-latin-1 field names, which no array of ours has; its layout is 2.0's
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0,
+                       (3, 0): np.lib.format.read_array_header_2_0}
+
+
+def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """One .npy member, its header checked before anything is allocated: np.load hands out a member
+    without the NUMPY magic as raw bytes, and allocates whatever shape a header claims (MemoryError)."""
+    where = f"{path}: member '{member.filename}'"
+    with zf.open(member) as fh:
+        if fh.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+            raise DataError(f"{where} is not a .npy array (no NUMPY header); the file is corrupt: {_fix_hint(path)}.")
+        fh.seek(0)
+        reader = _NPY_HEADER_READERS.get(np.lib.format.read_magic(fh))
+        if reader is None:
+            raise DataError(f"{where} has an unknown .npy format version; write it with numpy's np.savez.")
+        shape, _, dtype = reader(fh)
+        claimed = math.prod(shape) * dtype.itemsize
+        held = member.file_size - fh.tell()
+        if min(shape, default=0) < 0 or claimed > held:
+            raise DataError(f"{where}: its header claims a {dtype} array of shape {shape} ({claimed:,} bytes) but "
+                            f"the member holds {held:,} bytes; the file is corrupt or truncated: {_fix_hint(path)}.")
+        fh.seek(0)
+        return np.lib.format.read_array(fh, allow_pickle=False)
+
+
 def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays of an npz file; a DataError (naming the file, and the member where one is at fault) for
+    anything that is not a well-formed npz holding ``keys``."""
     if not path.is_file():
         raise DataError(f"{path}: missing file.")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in keys if k not in data.files]
-            if missing:
-                raise DataError(f"{path}: missing arrays {missing} (has {sorted(data.files)}).")
-            return {k: data[k] for k in data.files}
+        with zipfile.ZipFile(path) as zf:
+            # members not named *.npy are not arrays (np.savez never writes them): ignored
+            arrays = {m.filename[:-4]: _read_member(zf, m, path) for m in zf.infolist() if m.filename.endswith(".npy")}
     except DataError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: unreadable or corrupt npz ({type(exc).__name__}: {exc}).") from exc
+    # RuntimeError: encrypted or unsupported compression; zlib.error: corrupt deflate stream;
+    # MemoryError: a forged zip size that the header check could not see through
+    except (OSError, ValueError, EOFError, RuntimeError, MemoryError, OverflowError, zipfile.BadZipFile,
+            zlib.error) as exc:
+        raise DataError(f"{path}: unreadable or corrupt npz ({type(exc).__name__}: {exc}); {_fix_hint(path)}.") from exc
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise DataError(f"{path}: missing arrays {missing} (has {sorted(arrays)}).")
+    return arrays
 
 
 def _check_points(arr: np.ndarray, path: Path, key: str) -> np.ndarray:
+    """The (N, 3) float array as float16, as the bench keeps it; no NaN or inf before or after the cast."""
     if arr.ndim != 2 or arr.shape[1] != 3 or not np.issubdtype(arr.dtype, np.floating):
         raise DataError(f"{path}: '{key}' must be a float (N, 3) array, got {arr.dtype} {arr.shape}.")
     if not np.isfinite(arr).all():
         raise DataError(f"{path}: '{key}' contains NaN or inf ({int((~np.isfinite(arr)).any(1).sum())} rows).")
-    return arr
+    with np.errstate(over="ignore"):  # reported just below, as a DataError rather than a RuntimeWarning
+        out = arr.astype(np.float16, copy=False)
+    if not np.isfinite(out).all():  # float32/64 values beyond float16's range become inf in the cast
+        raise DataError(f"{path}: '{key}' has values up to {float(np.abs(arr).max()):.4g}, beyond the float16 range "
+                        f"(+-{_F16_MAX:g}) the bench keeps points in; shapes are expected normalised to about the unit "
+                        "cube: write them as (source - loc) / scale.")
+    return out
+
+
+def _occupancies(occ: np.ndarray, n_points: int, path: Path) -> np.ndarray:
+    """(P,) bool from ONet's bit-packed uint8 or from unpacked bools/0-1 numbers, as some tools write them."""
+    if occ.dtype == np.uint8 and occ.size == (n_points + 7) // 8:
+        return unpack_occupancies(occ, n_points)
+    if occ.size == n_points and (occ.dtype == bool or np.issubdtype(occ.dtype, np.number)):
+        return occ.reshape(-1).astype(bool)
+    raise DataError(f"{path}: 'occupancies' has {occ.size} {occ.dtype} entries for {n_points} points; expected "
+                    f"{(n_points + 7) // 8} bit-packed uint8 (np.packbits) or {n_points} bools.")
+
+
+def _n_uniform(pts: dict[str, np.ndarray], n_points: int, path: Path) -> int:
+    """How many of the query points (the first ones) are uniform in the box; all of them when not stored (ONet)."""
+    if "n_uniform" not in pts:
+        return n_points
+    value = pts["n_uniform"]
+    if value.size != 1 or not np.issubdtype(value.dtype, np.integer):
+        raise DataError(f"{path}: 'n_uniform' must be one integer, got {value.dtype} {value.shape}.")
+    n = int(value.reshape(()))
+    # 0 would make the sampler draw "uniform" points from an empty range, i.e. repeat one near-surface point
+    if not 1 <= n <= n_points:
+        raise DataError(f"{path}: 'n_uniform' is {n}, outside [1, {n_points}]: it counts the uniform points among "
+                        f"the {n_points} query points (the first n_uniform; the rest lie near the surface). "
+                        "Write it again with the count of uniform points, or drop it if all are uniform.")
+    return n
+
+
+def _read_parts(shape_dir: Path, n_parts: int, n_points: int, n_surface: int) -> tuple[np.ndarray, np.ndarray]:
+    path = shape_dir / "parts.npz"
+    parts = _load_npz(path, ("labels", "surface_labels"))
+    labels, slabels = parts["labels"], parts["surface_labels"]
+    if labels.shape != (n_points,) or slabels.shape != (n_surface,):
+        raise DataError(f"{path}: labels {labels.shape} / surface_labels {slabels.shape} do not match "
+                        f"{n_points} query and {n_surface} surface points.")
+    for key, arr, low in (("labels", labels, -1), ("surface_labels", slabels, 0)):
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise DataError(f"{path}: '{key}' must hold integer part indices, got {arr.dtype}.")
+        if arr.size and (arr.min() < low or arr.max() >= n_parts):
+            raise DataError(f"{path}: '{key}' has values outside [{low}, {n_parts - 1}] "
+                            f"(min {arr.min()}, max {arr.max()}).")
+    return labels.astype(np.int16), slabels.astype(np.int16)
 
 
 def read_shape(
@@ -265,36 +453,22 @@ def read_shape(
 ) -> ShapeArrays:
     """Load and validate one shape folder; a DataError names the file and what is wrong."""
     shape_dir = Path(shape_dir)
-    pts = _load_npz(shape_dir / "points.npz", ("points", "occupancies"))
-    points = _check_points(pts["points"], shape_dir / "points.npz", "points")
+    path = shape_dir / "points.npz"
+    pts = _load_npz(path, ("points", "occupancies"))
+    points = _check_points(pts["points"], path, "points")
     n_points = len(points)
-    if pts["occupancies"].dtype == np.uint8 and pts["occupancies"].size == (n_points + 7) // 8:
-        occ = unpack_occupancies(pts["occupancies"], n_points)
-    elif pts["occupancies"].size == n_points:  # unpacked bools, as some tools write them
-        occ = pts["occupancies"].astype(bool)
-    else:
-        raise DataError(f"{shape_dir / 'points.npz'}: 'occupancies' has {pts['occupancies'].size} entries "
-                        f"for {n_points} points.")
-    n_uniform = int(pts.get("n_uniform", n_points))
+    if n_points == 0:  # the sampler would draw from an empty range, i.e. from the next shape's points
+        raise DataError(f"{path}: 'points' holds no query points; a shape needs some: prepare it again.")
+    occ = _occupancies(pts["occupancies"], n_points, path)
+    n_uniform = _n_uniform(pts, n_points, path)
     pc = _load_npz(shape_dir / "pointcloud.npz", ("points", "normals"))
     surface = _check_points(pc["points"], shape_dir / "pointcloud.npz", "points")
     normals = _check_points(pc["normals"], shape_dir / "pointcloud.npz", "normals")
     if len(surface) != len(normals) or len(surface) == 0:
         raise DataError(f"{shape_dir / 'pointcloud.npz'}: {len(surface)} points vs {len(normals)} normals.")
-    shape = ShapeArrays(points=points.astype(np.float16), occ=occ, n_uniform=n_uniform,
-                        surface=surface.astype(np.float16), normals=normals.astype(np.float16))
+    shape = ShapeArrays(points=points, occ=occ, n_uniform=n_uniform, surface=surface, normals=normals)
     if with_parts:
-        path = shape_dir / "parts.npz"
-        parts = _load_npz(path, ("labels", "surface_labels"))
-        labels, slabels = parts["labels"], parts["surface_labels"]
-        if labels.shape != (n_points,) or slabels.shape != (len(surface),):
-            raise DataError(f"{path}: labels {labels.shape} / surface_labels {slabels.shape} do not match "
-                            f"{n_points} query and {len(surface)} surface points.")
-        for key, arr, low in (("labels", labels, -1), ("surface_labels", slabels, 0)):
-            if arr.size and (arr.min() < low or arr.max() >= n_parts):
-                raise DataError(f"{path}: '{key}' has values outside [{low}, {n_parts - 1}] "
-                                f"(min {arr.min()}, max {arr.max()}).")
-        shape.labels, shape.surface_labels = labels.astype(np.int16), slabels.astype(np.int16)
+        shape.labels, shape.surface_labels = _read_parts(shape_dir, n_parts, n_points, len(surface))
     if with_voxels:
         shape.voxels = read_voxels(shape_dir)
     if n_views >= 0:
@@ -308,45 +482,111 @@ def write_views(shape_dir: Path, images: np.ndarray, azimuths: np.ndarray) -> No
               azimuths=np.asarray(azimuths, np.float32))
 
 
+def has_views(shape_dir: Path) -> bool:
+    return (Path(shape_dir) / "views.npz").is_file() or (Path(shape_dir) / "img_choy2016").is_dir()
+
+
+def has_voxels(shape_dir: Path) -> bool:
+    return (Path(shape_dir) / "voxels.npz").is_file() or (Path(shape_dir) / "model.binvox").is_file()
+
+
+def _read_choy_images(folder: Path) -> np.ndarray:
+    from skimage.io import imread
+
+    # is_file: a pipe or device named *.jpg would block the read forever
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".jpg", ".png") and f.is_file())
+    if not files:
+        raise DataError(f"{folder}: no .jpg or .png images; delete the empty folder so that views are rendered.")
+    images = []
+    for f in files:
+        try:
+            images.append(_rgb(imread(f)))
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError on some broken headers
+            raise DataError(f"{f}: unreadable image ({type(exc).__name__}: {exc}); replace or delete it.") from exc
+    sizes = sorted({im.shape for im in images})
+    if len(sizes) > 1:
+        raise DataError(f"{folder}: images differ in size ({sizes[0]} vs {sizes[1]}); they must share one size.")
+    return np.stack(images)
+
+
 def read_views(shape_dir: Path, n_views: int = 0) -> np.ndarray:
     """(V, H, W, 3) uint8 views from views.npz, or ONet's img_choy2016/*.jpg folder as it is."""
     shape_dir = Path(shape_dir)
-    if (shape_dir / "views.npz").is_file():
-        images = _load_npz(shape_dir / "views.npz", ("images",))["images"]
+    path = shape_dir / "views.npz"
+    if path.is_file():
+        images = _load_npz(path, ("images",))["images"]
     elif (shape_dir / "img_choy2016").is_dir():
-        from skimage.io import imread
-
-        files = sorted(f for f in (shape_dir / "img_choy2016").iterdir() if f.suffix.lower() in (".jpg", ".png"))
-        try:
-            images = np.stack([_rgb(imread(f)) for f in files])
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{shape_dir / 'img_choy2016'}: unreadable image ({exc}).") from exc
+        path = shape_dir / "img_choy2016"
+        images = _read_choy_images(path)
     else:
         raise DataError(f"{shape_dir}: no views.npz or img_choy2016/; image input needs rendered views "
                         "(set data.views, e.g. --set data.views=24, and they are rendered on first use).")
-    if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0:
-        raise DataError(f"{shape_dir}: views must be (V, H, W, 3) images, got {images.shape}.")
+    if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0 or images.dtype != np.uint8:
+        raise DataError(f"{path}: views must be (V, H, W, 3) uint8 images, got {images.dtype} {images.shape}; "
+                        f"{_fix_hint(path)}.")
     return images[:n_views] if n_views else images
 
 
 def _rgb(img: np.ndarray) -> np.ndarray:
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
+    if img.ndim != 3 or img.shape[-1] < 3:
+        raise ValueError(f"not an RGB or grey image (shape {img.shape})")
     return img[..., :3].astype(np.uint8)
+
+
+def odd_ones(sizes: list[tuple[int, ...]], ids: list[str]) -> tuple[tuple[int, ...], list[tuple[str, tuple[int, ...]]]]:
+    """The most common array shape of ``sizes``, and (id, shape) of the shapes' arrays of another size."""
+    common = Counter(sizes).most_common(1)[0][0]
+    return common, [(sid, size) for sid, size in zip(ids, sizes) if size != common]
+
+
+def _check_resolution(r: int, path: Path) -> int:
+    if not 2 <= r <= MAX_VOXEL_RESOLUTION:
+        raise DataError(f"{path}: voxel resolution {r} is outside [2, {MAX_VOXEL_RESOLUTION}]; the file is corrupt or "
+                        f"not a voxel grid: {_fix_hint(path)}.")
+    return r
+
+
+def _read_voxels_npz(path: Path) -> np.ndarray:
+    v = _load_npz(path, ("voxels", "resolution"))
+    res, packed = v["resolution"], v["voxels"]
+    if res.size != 1 or not np.issubdtype(res.dtype, np.integer):
+        raise DataError(f"{path}: 'resolution' must be one integer, got {res.dtype} {res.shape}.")
+    r = _check_resolution(int(res.reshape(())), path)
+    if packed.dtype != np.uint8 or packed.size != (r**3 + 7) // 8:
+        raise DataError(f"{path}: 'voxels' has {packed.size} {packed.dtype} entries; a bit-packed {r}^3 grid has "
+                        f"{(r**3 + 7) // 8} uint8 (np.packbits): {_fix_hint(path)}.")
+    return unpack_occupancies(packed.reshape(-1), r**3).reshape(r, r, r)
+
+
+def _read_binvox(path: Path) -> np.ndarray:
+    """ONet's model.binvox, its header and run lengths checked before trimesh expands them."""
+    from trimesh.exchange.binvox import parse_binvox, voxel_from_binvox
+
+    try:
+        with open(path, "rb") as fh:
+            bv = parse_binvox(fh, writeable=True)
+    except (OSError, ValueError, IndexError, KeyError) as exc:
+        raise DataError(f"{path}: not a readable binvox file ({exc}); {_fix_hint(path)}.") from exc
+    dims = [int(d) for d in np.asarray(bv.shape).reshape(-1)]
+    if len(dims) != 3 or len(set(dims)) != 1:
+        raise DataError(f"{path}: binvox grid is {dims}; the voxel encoder needs a cubic R x R x R grid.")
+    r = _check_resolution(dims[0], path)
+    rle = np.asarray(bv.rle_data, dtype=np.uint8)
+    decoded = int(rle[1::2].sum(dtype=np.int64))
+    if len(rle) % 2 or decoded != r**3:
+        raise DataError(f"{path}: binvox run lengths give {decoded} voxels ({len(rle)} bytes), the header says "
+                        f"{r}^3 = {r**3}; the file is truncated or corrupt: {_fix_hint(path)}.")
+    grid = voxel_from_binvox(rle, bv.shape, bv.translate, bv.scale, axis_order="xzy")
+    return np.asarray(grid.matrix, dtype=bool)
 
 
 def read_voxels(shape_dir: Path) -> np.ndarray:
     """(R, R, R) bool from voxels.npz, or ONet's model.binvox (read with trimesh)."""
     shape_dir = Path(shape_dir)
     if (shape_dir / "voxels.npz").is_file():
-        v = _load_npz(shape_dir / "voxels.npz", ("voxels", "resolution"))
-        r = int(v["resolution"])
-        return unpack_occupancies(v["voxels"], r**3).reshape(r, r, r)
-    binvox = shape_dir / "model.binvox"
-    if binvox.is_file():
-        from trimesh.exchange.binvox import load_binvox
-
-        with open(binvox, "rb") as fh:
-            grid = load_binvox(fh)
-        return np.asarray(grid.matrix, dtype=bool)
+        return _read_voxels_npz(shape_dir / "voxels.npz")
+    if (shape_dir / "model.binvox").is_file():
+        return _read_binvox(shape_dir / "model.binvox")
     raise DataError(f"{shape_dir}: no voxels.npz or model.binvox; the voxel encoder needs one of them.")

@@ -1,7 +1,10 @@
-"""Reading meshes: trimesh for every format, plus a tolerant reader for ModelNet's malformed OFF headers."""
+"""Reading meshes: trimesh for every format, plus a tolerant reader for ModelNet's malformed OFF headers.
+Only geometry is read: material and texture references are never followed, and every file read must be a
+regular file, since a FIFO or a device (/dev/zero) named by a hostile source would block or never end."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -51,17 +54,47 @@ def parse_off(text: str, where: str = "<off>") -> tuple[np.ndarray, np.ndarray]:
     return verts, faces_arr
 
 
+def check_regular_file(path: Path, what: str) -> Path:
+    """``path`` if it is a regular file (symlinks followed); else DataError saying what it is instead.
+    Checked before every read: opening a FIFO blocks until someone writes to it, a device may never end."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        raise DataError(f"{path}: {what} not found.") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise DataError(f"{path}: the {what} is {kind}, not a regular file; reading it could block forever. "
+                        f"Replace it with the real file or remove it from the source folder.")
+    return path
+
+
+class GeometryOnlyResolver(trimesh.resolvers.FilePathResolver):
+    """Serves the side files a mesh needs for its geometry (a .gltf's .bin buffers) only when they are regular
+    files inside the mesh's folder; anything else reads as missing (FileNotFoundError), never as a hang."""
+
+    def get(self, name: str) -> bytes:
+        try:
+            path = self.absolute(name)  # ValueError when the name leaves the mesh's folder
+        except ValueError as exc:
+            raise FileNotFoundError(f"{name}: outside the mesh's folder, not read") from exc
+        if not path.is_file():
+            raise FileNotFoundError(f"{name}: not a regular file in the mesh's folder, not read")
+        return path.read_bytes()
+
+
 def load_mesh(path: Path) -> trimesh.Trimesh:
     """Any mesh file as one Trimesh (scenes are concatenated). Empty or unreadable -> DataError."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: mesh file not found.")
+    path = check_regular_file(Path(path), "mesh file")
     if path.suffix.lower() == ".off":
         verts, faces = parse_off(path.read_text(encoding="utf-8", errors="replace"), str(path))
         mesh = trimesh.Trimesh(verts, faces, process=False)
     else:
         try:
-            mesh = trimesh.load(path, force="mesh", process=False)
+            # skip_materials: an .obj's mtllib or a .ply's texture is not geometry, and reading one that is a
+            # FIFO blocks the worker forever (trimesh 5.2 loaders take the flag; the resolver is the backstop).
+            mesh = trimesh.load(path, force="mesh", process=False, skip_materials=True,
+                                resolver=GeometryOnlyResolver(str(path)))
         except Exception as exc:  # noqa: BLE001 - trimesh raises many types for bad files
             raise DataError(f"{path}: unreadable mesh ({type(exc).__name__}: {exc}).") from exc
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:

@@ -7,6 +7,8 @@ a failing mesh is logged to ``failures.jsonl`` and skipped, never stopping the b
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -14,8 +16,8 @@ import numpy as np
 
 from bench._io import atomic_write_text, stable_hash
 from bench.data.cache import run_shape_jobs, shape_complete
-from bench.data.format import Category, DatasetInfo, write_shape
-from bench.data.meshio import load_mesh, normalise_to_unit_cube
+from bench.data.format import Category, DatasetInfo, check_shape_id, write_shape
+from bench.data.meshio import check_regular_file, load_mesh, normalise_to_unit_cube
 from bench.errors import DataError
 from bench.geometry.occupancy import fast_winding_numbers, winding_method
 from bench.geometry.surface import query_points, voxel_centres
@@ -44,6 +46,7 @@ class MeshItem:
     mesh: str
     labelled_points: str = ""  # .txt (x y z [nx ny nz] label) or .pts with a sibling .seg
     label_offset: int = 0  # added to the file's labels to make them global part indices
+    skip: str = ""  # why the listing refused this item (unsafe or clashing id): logged as a failure, never prepared
 
 
 @dataclass
@@ -56,13 +59,15 @@ class PrepareReport:
 
 def read_labelled_points(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """ShapeNetPart's labels: ``.txt`` rows 'x y z nx ny nz label' (or 'x y z label'), or ``.pts`` + ``.seg``."""
-    path = Path(path)
+    path = check_regular_file(Path(path), "labelled points file")
     try:
         if path.suffix == ".pts":
             pts = np.loadtxt(path, dtype=np.float64, ndmin=2)
             # ShapeNetPart v0 keeps <synset>/points/<model>.pts and <synset>/points_label/<model>.seg
             seg = path.parent.parent / "points_label" / f"{path.stem}.seg"
-            labels = np.loadtxt(seg if seg.is_file() else path.with_suffix(".seg"), dtype=np.int64, ndmin=1)
+            # exists(), not is_file(): a FIFO there must be refused by name, not mistaken for a missing file
+            seg = check_regular_file(seg if seg.exists() else path.with_suffix(".seg"), "part label file")
+            labels = np.loadtxt(seg, dtype=np.int64, ndmin=1)
         else:
             rows = np.loadtxt(path, dtype=np.float64, ndmin=2)
             pts, labels = rows[:, :3], rows[:, -1].astype(np.int64)
@@ -97,6 +102,8 @@ def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> None:
     """Prepare one shape into ``root/item.shape_id`` (inside/outside by ``winding_method()``)."""
     import trimesh
 
+    # Before any work: an id with '..' or '/' would write outside root, whoever built the item.
+    check_shape_id(item.shape_id, item.mesh)
     mesh = normalised_mesh(item)
     rng = np.random.default_rng([params.seed, int(stable_hash(item.shape_id, 8), 16)])
     surface, face_idx = trimesh.sample.sample_surface(mesh, params.n_surface, seed=rng)
@@ -126,28 +133,70 @@ def prepare_items(items: list[MeshItem], root: Path, params: PrepareParams, work
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     mine = [it for k, it in enumerate(items) if k % shard[1] == shard[0]]
-    todo = [it for it in mine if not shape_complete(root, it.shape_id)]
-    report = PrepareReport(skipped_existing=len(mine) - len(todo))
+    refused = [(it.shape_id, it.skip) for it in mine if it.skip]
+    todo = [it for it in mine if not it.skip and not shape_complete(root, it.shape_id)]
+    report = PrepareReport(skipped_existing=len(mine) - len(refused) - len(todo))
     jobs = [(it.shape_id, (it, root, params)) for it in todo]
-    report.failed = run_shape_jobs(prepare_shape, jobs, f"preparing {root.name}", progress, workers)
-    report.done = len(todo) - len(report.failed)
+    failed = run_shape_jobs(prepare_shape, jobs, f"preparing {root.name}", progress, workers)
+    report.failed = refused + failed
+    report.done = len(todo) - len(failed)
     report.method = winding_method() if report.done else ""
     if report.failed:
-        lines = "".join(json.dumps({"shape": s, "error": e}) + "\n" for s, e in report.failed)
-        with open(root / FAILURES, "a", encoding="utf-8") as fh:
-            fh.write(lines)
+        append_failures(root / FAILURES, report.failed)
     return report
+
+
+def append_failures(path: Path, failed: list[tuple[str, str]]) -> None:
+    """Append one JSON line per failure with a single O_APPEND write. Not a read-and-rename rewrite: the shards
+    of a job array append to the same log at once and a rewrite would drop the other shards' lines (finalise
+    would then wait forever). A kill mid-write leaves at most a torn last line, which read_failures skips
+    with a warning; that shape is then unfinished and is tried (and logged) again by the next run."""
+    data = "".join(json.dumps({"shape": s, "error": e}) + "\n" for s, e in failed).encode("ascii")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data  # a torn line from a killed run: never glue a good record onto it
+        while data:  # one write() unless the kernel takes less (then the rest follows at once)
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_failures(path: Path) -> set[str]:
+    """The shape ids logged in ``failures.jsonl``; a line that is not a {"shape": ..., "error": ...} record
+    (a torn write, a hand edit) is skipped with a warning naming the file and line, never a crash."""
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    failed = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            shape = record["shape"] if isinstance(record, dict) else None
+        except (ValueError, KeyError):
+            shape = None
+        if not isinstance(shape, str):
+            warnings.warn(f"{path}:{n}: not a failure record ({line[:80]!r}); skipped this line. It is usually the "
+                          "tail of an interrupted `bench prepare`: the shape it named counts as unfinished and the "
+                          "next `bench prepare` tries it again.", stacklevel=2)
+            continue
+        failed.add(shape)
+    return failed
 
 
 def finalise(items: list[MeshItem], root: Path, name: str, categories: list[Category], part_names: list[str],
              params: PrepareParams, source: str) -> DatasetInfo | None:
     """Write dataset.json once every shape is either prepared or recorded as failed (all shards done)."""
     root = Path(root)
-    failed = set()
-    if (root / FAILURES).is_file():
-        failed = {json.loads(line)["shape"] for line in (root / FAILURES).read_text().splitlines() if line.strip()}
-    ready = [it for it in items if shape_complete(root, it.shape_id)]
-    if len(ready) + len(failed - {it.shape_id for it in ready}) < len(items):
+    failed = read_failures(root / FAILURES) | {it.shape_id for it in items if it.skip}
+    valid = [it for it in items if not it.skip]  # a refused item's id may be unsafe: never look it up on disk
+    ready = [it for it in valid if shape_complete(root, it.shape_id)]
+    ready_ids = {it.shape_id for it in ready}
+    if any(it.shape_id not in ready_ids and it.shape_id not in failed for it in valid):
         return None  # other shards are still working
     if not ready:  # a dataset.json with no shapes would pass as a finished, empty dataset on every later run
         raise DataError(f"{root}: none of the {len(items)} shapes could be prepared; the first failures are in "
@@ -159,7 +208,7 @@ def finalise(items: list[MeshItem], root: Path, name: str, categories: list[Cate
                                                         "shapes": sorted(s for v in splits.values() for s in v)}),
                        categories=categories, part_names=part_names, splits=splits,
                        made_by={"tool": "bench prepare", "version": PREPARE_VERSION, "params": asdict(params),
-                                "source": source, "failed": sorted(failed)})
+                                "source": source, "failed": sorted(failed - ready_ids)})
     info.write(root)
     info.root = str(root)
     atomic_write_text(root / "README.txt", f"Prepared by `bench prepare` from {source}.\n")

@@ -3,12 +3,14 @@
 Per shape, all point heads are decoded once, on the union of the points the point tasks are scored on;
 each task then scores its own slice. Tasks that score meshes (``Task.scores_mesh``) get the mesh of
 their occupancy field, extracted by MISE. Input corruption at evaluation time is drawn from a fixed
-seed, so two evaluations of the same model give the same numbers.
+seed, so two evaluations of the same model give the same numbers. Non-finite latents or logits stop the
+evaluation naming the plugin that made them: NaN would otherwise come out of the metrics as finite,
+wrong numbers (a NaN logit thresholds to "empty", argmax picks class 0).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,7 @@ import torch
 from bench.config import DataConfig, EvalConfig
 from bench.contracts import Task
 from bench.data.dataset import ShapeDataset, ShapeStore
+from bench.errors import PluginContractError
 from bench.evaluation.aggregate import aggregate
 from bench.evaluation.mesh import extract_mise
 
@@ -62,6 +65,36 @@ def mesh_for_task(model, name: str, task: Task, z: torch.Tensor, eval_cfg: EvalC
     return extract_mise(query, eval_cfg.mise_resolution, eval_cfg.mise_upsampling, eval_cfg.iou_threshold).mesh
 
 
+def _encoder_label(model, encoder_name: str | None) -> str:
+    if encoder_name is None:  # a caller that does not know the plugin name: the class says where to look
+        cls = type(model.encoder)
+        return f"encoder {cls.__module__}:{cls.__qualname__}"
+    from bench.registry import ENCODERS
+
+    return ENCODERS.entry(encoder_name).label("encoder")
+
+
+def check_latents(model, z: torch.Tensor, encoder_name: str | None, store: ShapeStore, idx: np.ndarray) -> None:
+    """Latents of the shapes ``idx`` must be finite; NaN/inf stops the evaluation naming the encoder plugin."""
+    bad = ~torch.isfinite(z.detach()).reshape(len(z), -1).all(1)
+    if not bool(bad.any()):
+        return
+    shapes = [store.ids[i] for i in idx[bad.cpu().numpy()]]
+    hint = f" or run `bench check-encoder {encoder_name}`" if encoder_name else ""
+    raise PluginContractError(
+        f"{_encoder_label(model, encoder_name)} returned NaN/inf latents in eval mode for {len(shapes)} of {len(idx)} "
+        f"shapes of split '{store.split}' (first: {shapes[0]}); no metrics are computed from them. Check what the "
+        f"encoder does when not self.training (batch-norm running statistics, dropout, eval-only branches){hint}.")
+
+
+def check_logits(logits: np.ndarray, label: Callable[[], str], task: str, store: ShapeStore, i: int) -> None:
+    """Logits of one task on shape i must be finite; ``label()`` names the plugin that made them (looked up
+    only on failure)."""
+    if not np.isfinite(logits).all():
+        raise PluginContractError(f"{label()} returned NaN/inf {task} logits in eval mode on shape {store.ids[i]} "
+                                  f"(split '{store.split}') from a finite latent; no metrics are computed from them.")
+
+
 def _score_points(model, tasks: dict[str, Task], z: torch.Tensor, store: ShapeStore, i: int, device,
                   amp: bool) -> dict[str, dict[str, Any]]:
     """Every point task's scores of shape i from one decoding of the union of their points."""
@@ -69,6 +102,8 @@ def _score_points(model, tasks: dict[str, Task], z: torch.Tensor, store: ShapeSt
                for name, task in tasks.items()}
     union = np.unique(np.concatenate(list(indices.values())))
     logits = decode_points(model, z, store.points[union], device, amp)
+    for name in tasks:
+        check_logits(logits[name], lambda: _decoder_label(model), name, store, i)
     return {name: _plugin_call(name, "score_shape", store, i, task.score_shape,
                                logits[name][np.searchsorted(union, indices[name])], store, i, indices[name])
             for name, task in tasks.items()}
@@ -78,11 +113,12 @@ def _score_points(model, tasks: dict[str, Task], z: torch.Tensor, store: ShapeSt
 def evaluate(
     model, tasks: dict[str, Task], store: ShapeStore, data_cfg: DataConfig, eval_cfg: EvalConfig,
     device: torch.device, modality: str = "pointcloud", mesh_indices: Collection[int] = (), amp: bool = False,
-    seed: int = EVAL_SEED, n_bootstrap: int = 0,
+    seed: int = EVAL_SEED, n_bootstrap: int = 0, encoder_name: str | None = None,
 ) -> Evaluation:
     """Scores of ``tasks`` on every shape of ``store``; shapes in ``mesh_indices`` are also meshed for
     ``scores_mesh`` tasks. ``amp``: bfloat16 autocast (the caller decides where it is supported).
-    ``n_bootstrap`` > 0 adds 95 % bootstrap intervals over shapes."""
+    ``n_bootstrap`` > 0 adds 95 % bootstrap intervals over shapes. ``encoder_name``: the encoder plugin,
+    named when its latents are not finite (PluginContractError)."""
     model.eval()
     n = len(store)
     dataset = ShapeDataset(store, data_cfg, modality, seed=seed)
@@ -96,9 +132,12 @@ def evaluate(
         batch = dataset.batch(idx, rng, n_query=1)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             z = model.encode(batch["inputs"].to(device))
+            check_latents(model, z, encoder_name, store, idx)
             shape_logits = {t: h(z).float().cpu().numpy() for t, h in model.shape_heads.items() if t in tasks}
         z = z.float()
         for row, i in enumerate(idx.tolist()):
+            for name, logits in shape_logits.items():  # shape heads are built by their task plugin
+                check_logits(logits[row], lambda t=name: _task_label(t), name, store, i)
             scores = {name: _plugin_call(name, "score_shape", store, i, tasks[name].score_shape, logits[row], store, i, None)
                       for name, logits in shape_logits.items()}
             if point_tasks:
@@ -113,13 +152,22 @@ def evaluate(
     return Evaluation(rows, metrics, per_category, intervals)
 
 
+def _decoder_label(model) -> str:
+    from bench.registry import DECODERS
+
+    return DECODERS.entry(model.point_heads.decoder_name).label("decoder")
+
+
+def _task_label(name: str) -> str:
+    from bench.registry import TASKS
+
+    return TASKS.entry(name).label("task")
+
+
 def _plugin_call(name: str, method: str, store: ShapeStore, i: int, fn, *args):
     """A task method, with a failure blamed on the task plugin by name and package."""
     try:
         return fn(*args)
     except Exception as exc:
-        from bench.errors import PluginContractError
-        from bench.registry import TASKS
-
-        raise PluginContractError(f"{TASKS.entry(name).label('task')} raised in {method} on shape "
+        raise PluginContractError(f"{_task_label(name)} raised in {method} on shape "
                                   f"{store.ids[i]}: {type(exc).__name__}: {exc}") from exc

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from bench.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -34,17 +36,54 @@ class DistContext:
 SINGLE = DistContext()
 
 
+_SINGLE_HINT = "launch with torchrun, or unset WORLD_SIZE, RANK and LOCAL_RANK to run one process"
+
+
+def _env_int(name: str, default: str | None = None) -> int:
+    """An integer environment variable of torchrun's, or a ConfigError naming it (not a bare ValueError)."""
+    text = os.environ.get(name, default)
+    if text is None:
+        raise ConfigError(f"environment variable {name} is not set, but WORLD_SIZE > 1 asks for several "
+                          f"processes; {_SINGLE_HINT}.")
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={text!r} is not an integer; {_SINGLE_HINT}.") from None
+
+
+def _check_env(world: int) -> tuple[int, int]:
+    """(rank, local rank) from the environment, checked here because torch.distributed's own errors for
+    them are bare ValueErrors from deep inside the rendezvous."""
+    rank, local_rank = _env_int("RANK"), _env_int("LOCAL_RANK", "0")
+    if not 0 <= rank < world:
+        raise ConfigError(f"environment variable RANK={rank} is outside 0..{world - 1} (WORLD_SIZE={world}); "
+                          f"{_SINGLE_HINT}.")
+    if local_rank < 0:
+        raise ConfigError(f"environment variable LOCAL_RANK={local_rank} is negative; {_SINGLE_HINT}.")
+    return rank, local_rank
+
+
+def _check_rendezvous(world: int) -> None:
+    """init_process_group("env://") needs these; without them it raises a bare ValueError."""
+    for name in ("MASTER_ADDR", "MASTER_PORT"):
+        if not os.environ.get(name):
+            raise ConfigError(f"environment variable {name} is not set, but WORLD_SIZE={world}; {_SINGLE_HINT}.")
+    _env_int("MASTER_PORT")
+
+
 def from_env(device: str = "auto") -> DistContext:
     """Join the process group that torchrun describes in the environment (WORLD_SIZE > 1), else single."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = _env_int("WORLD_SIZE", "1")
     if world <= 1:
         return SINGLE
+    _, local_rank = _check_env(world)
     import torch.distributed as dist
 
     if not dist.is_initialized():
+        _check_rendezvous(world)
         use_nccl = torch.cuda.is_available() and device in ("auto", "cuda")
         dist.init_process_group("nccl" if use_nccl else "gloo")
-    return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return DistContext(dist.get_rank(), dist.get_world_size(), local_rank)
 
 
 def broadcast(obj: Any, ctx: DistContext) -> Any:

@@ -1,5 +1,5 @@
-"""The training loop of one run: steps, validation and model selection, checkpoints, NaN guard, and a
-graceful stop on SIGINT/SIGTERM. Each concern is a small function over one ``Loop``."""
+"""The training loop of one run: steps, validation and model selection, checkpoints, NaN guards (loss
+and gradients), and a graceful stop on SIGINT/SIGTERM. Each concern is a small function over one ``Loop``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ class Loop:
     ctx: D.DistContext = D.SINGLE
     checked: bool = False  # the plugins' contracts were checked on the first batch
     tensorboard: TensorBoardLog | None = None
+    saved_step: int | None = None  # the step of the checkpoint at ``last`` this run wrote or resumed, if any
 
     @property
     def model(self):
@@ -116,7 +117,7 @@ def validate(loop: Loop) -> dict[str, dict[str, Any]]:
         return {}
     cfg = loop.run.cfg
     ev = evaluate(loop.model, loop.val_tasks, loop.val_store, cfg.data, cfg.eval, loop.device, loop.built.modality,
-                  amp=loop.amp)
+                  amp=loop.amp, encoder_name=cfg.model.encoder)
     loop.model.train()
     return ev.metrics
 
@@ -139,14 +140,58 @@ def train_step(loop: Loop, step: int) -> tuple[torch.Tensor, dict[str, torch.Ten
         loss = sum(lambdas[t] * losses[t] for t in tasks)
     if D.any_rank(not bool(torch.isfinite(loss)), loop.ctx):
         detail = ", ".join(f"{t} {v.item():.4g}" for t, v in losses.items())
-        kept = f"the last good checkpoint is kept at {loop.last}" if loop.last.is_file() else "no checkpoint was written yet"
-        raise TrainingError(f"[{loop.run.name}] loss became {loss.item()} at step {step} ({detail}); {kept}. "
-                            "Lower train.lr, or check the data with `bench data check`.")
+        raise TrainingError(f"[{loop.run.name}] loss became {loss.item()} at step {step} ({detail}); "
+                            f"{kept_checkpoint(loop)}. Lower train.lr, or check the data with `bench data check`.")
     loop.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    check_gradients(loop, step, loss)
     loop.optimizer.step()
     loop.scheduler.step()
     return loss, losses
+
+
+def kept_checkpoint(loop: Loop) -> str:
+    """What a stopped run leaves to resume from (the weights were not updated by the bad step)."""
+    if loop.saved_step is None:
+        return "no checkpoint was written yet"
+    return f"the last good checkpoint (step {loop.saved_step}) is kept at {loop.last}"
+
+
+def nonfinite_gradient_owner(loop: Loop) -> str:
+    """The first parameter whose gradient is NaN/inf, and the plugin it belongs to (only called once the
+    total norm is non-finite, so the per-parameter scan costs nothing on good steps)."""
+    for name, p in loop.model.named_parameters():
+        if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+            if name.startswith("encoder."):
+                owner = ENCODERS.entry(loop.run.cfg.model.encoder).label("encoder")
+            elif name.startswith("point_heads.") and loop.model.point_heads is not None:
+                owner = DECODERS.entry(loop.model.point_heads.decoder_name).label("decoder")
+            else:
+                return f"parameter '{name}'"
+            return f"parameter '{name}' of the {owner}"
+    return "no single parameter (the total norm overflowed)"
+
+
+def gradient_norm(model: torch.nn.Module) -> torch.Tensor:
+    """The total 2-norm of the gradients: NaN/inf when any gradient is (one fused reduction, no copy)."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    if hasattr(torch.nn.utils, "get_total_norm"):  # torch >= 2.6
+        return torch.nn.utils.get_total_norm([p.grad for p in params])
+    return torch.nn.utils.clip_grad_norm_(params, math.inf)  # an infinite limit clips nothing
+
+
+def check_gradients(loop: Loop, step: int, loss: torch.Tensor) -> None:
+    """Stop before an optimiser step that would write NaN into the weights: a finite loss can still have
+    NaN/inf gradients (a backward at a singular point: sqrt or a norm at 0, a custom autograd Function)."""
+    norm = gradient_norm(loop.model)
+    if not D.any_rank(not bool(torch.isfinite(norm)), loop.ctx):
+        return
+    raise TrainingError(
+        f"[{loop.run.name}] gradients became non-finite (total norm {norm.item()}) at step {step} while the loss "
+        f"was finite ({loss.item():.4g}); first one in {nonfinite_gradient_owner(loop)}. The weights were not "
+        f"updated and {kept_checkpoint(loop)}. Some backward pass gave NaN/inf: look in that plugin for sqrt, "
+        "norm, log or a division of values that can reach 0 "
+        f"(`bench check-encoder {loop.run.cfg.model.encoder}` checks an encoder's gradients).")
 
 
 def validate_and_select(loop: Loop, state: TrainState, loss: float) -> float:
@@ -164,10 +209,12 @@ def save_progress(loop: Loop, state: TrainState, t_segment: float) -> float:
     now = time.time()
     state.train_seconds += now - t_segment
     if loop.ctx.main:
-        save_checkpoint(loop.last, checkpoint_payload(state, loop.model, loop.optimizer, loop.scheduler))
+        save_checkpoint(loop.last, checkpoint_payload(state, loop.model, loop.optimizer, loop.scheduler,
+                                                      loop.built.info.revision))
         write_csv(state.log, loop.run.run_dir)
         if loop.tensorboard is not None:
             loop.tensorboard.add(state.log)
+    loop.saved_step = state.step
     return now
 
 

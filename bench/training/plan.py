@@ -11,6 +11,7 @@ from bench._io import stable_hash
 from bench.config import BenchConfig, RunSpec, SuiteSpec
 from bench.errors import ConfigError, did_you_mean
 from bench.results import RESULT_FILE, run_dir_for
+from bench.training.precision import planned_precision
 
 # Options that change how fast a run goes, not what it computes: left out of the config hash.
 NON_SEMANTIC = {"train": ("device", "threads", "compile"), "data": ("data_dir", "on_bad_shape"), "output": ("results_dir",)}
@@ -26,6 +27,8 @@ class ResolvedRun:
     stage_one: ResolvedRun | None = None
     step_limited: bool = False
     profile: str = ""
+    precision: str = "fp32"
+    """bf16 | fp32: what ``train.amp`` resolves to on this machine (bench/training/precision.py)."""
 
     @property
     def name(self) -> str:
@@ -41,6 +44,8 @@ class ResolvedRun:
             for key in keys:
                 sections.get(section, {}).pop(key, None)
         sections.pop("output", None)
+        # The precision the run trains in, not the setting: "auto" is bf16 on one machine and fp32 on another.
+        sections["train"]["amp"] = self.precision
         semantic = {
             "tasks": list(self.spec.tasks),
             "protocol": self.spec.protocol,
@@ -114,7 +119,8 @@ def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, di
                                   encoder_kwargs={**run_cfg.encoder_kwargs,
                                                   enc.encoder: stage_one.cfg.encoder_kwargs.get(enc.encoder, {})})
             check_plugin_names(run_cfg, spec)
-            run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited, profile or "")
+            precision = planned_precision(run_cfg.train.amp, run_cfg.train.device).name
+            run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited, profile or "", precision)
             run.config_hash = stable_hash(run.semantic_config())
             run.run_dir = run_dir_for(run_cfg.output.results_dir, suite_name, spec.name, run.config_hash)
             resolved[spec.name] = run

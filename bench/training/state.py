@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from bench.training.checkpoint import plain_keys
+
 
 @dataclass
 class TrainState:
@@ -31,7 +33,7 @@ class TrainState:
         """Keep the model's weights if ``score`` is the best so far; True when it was."""
         if score > self.best_score or self.best_state is None:
             self.best_score, self.best_step, self.stale_evals = score, self.step, 0
-            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self.best_state = {k: v.detach().clone() for k, v in plain_keys(model.state_dict()).items()}
             return True
         self.stale_evals += 1
         return False
@@ -45,7 +47,9 @@ class TrainState:
         return cls(**{k: v for k, v in payload.items() if k in names})
 
 
-def checkpoint_payload(state: TrainState, model, optimizer, scheduler) -> dict[str, Any]:
-    """Everything a killed run needs to go on exactly where it stopped."""
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "state": state.to_payload()}
+def checkpoint_payload(state: TrainState, model, optimizer, scheduler,
+                       dataset_revision: str | None = None) -> dict[str, Any]:
+    """Everything a killed run needs to go on exactly where it stopped, and the revision of the dataset it
+    trained on (a resume on changed data would mix two datasets in one run)."""
+    return {"model": plain_keys(model.state_dict()), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "state": state.to_payload(), "dataset_revision": dataset_revision}

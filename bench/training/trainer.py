@@ -23,7 +23,7 @@ from bench.registry import ENCODERS
 from bench.results import RunResult, git_info, package_versions, write_result
 from bench.training import distributed as D
 from bench.training.build import BuiltRun, build_run
-from bench.training.checkpoint import LAST, MODEL, load_checkpoint, save_checkpoint
+from bench.training.checkpoint import LAST, MODEL, load_checkpoint, load_model_state, plain_keys, save_checkpoint
 from bench.training.loop import Interrupted, Loop, lr_lambda, train_loop  # noqa: F401 - Interrupted: the runner's
 from bench.training.plan import ResolvedRun
 from bench.training.precision import resolve_precision
@@ -57,12 +57,56 @@ def _device(cfg, ctx: D.DistContext) -> torch.device:
     return device
 
 
+def compile_heads(model) -> None:
+    """torch.compile the decoders in place (nn.Module.compile): the module keeps its state-dict keys, where
+    the torch.compile wrapper would add '_orig_mod.' to them and a resume with train.compile toggled would
+    not load. Checkpoints are also saved and loaded without that prefix, so ones written by a wrapped model
+    (bench before this change, or torch < 2.2) load either way."""
+    if hasattr(model.point_heads, "compile"):
+        model.point_heads.compile()
+    else:  # torch < 2.2: the wrapper; bench.training.checkpoint maps its keys
+        model.point_heads = torch.compile(model.point_heads)
+
+
+def stale_checkpoint(ckpt: dict, info, last) -> str | None:
+    """Why the resumable checkpoint must not be resumed (its dataset is not the one on disk now), or None."""
+    saved = ckpt.get("dataset_revision")
+    if saved == info.revision:
+        return None
+    if saved is None:
+        return f"{last} does not record its dataset revision (written by an older bench)"
+    return f"{last} was trained on revision {saved} of dataset {info.name}, which is now at revision {info.revision}"
+
+
+def resume(loop: Loop, model, optimizer, scheduler, device, log) -> TrainState:
+    """The state saved in the run's last.pt, loaded into the model, optimiser and scheduler; a fresh state
+    when there is none, or when it was trained on another revision of the dataset (that file is left to be
+    overwritten by the first checkpoint: deleting it here would race the other ranks reading it)."""
+    run = loop.run
+    if not loop.last.is_file():
+        return TrainState()
+    ckpt = load_checkpoint(loop.last, map_location=device)
+    why = stale_checkpoint(ckpt, loop.built.info, loop.last)
+    if why is not None:
+        log(f"[{run.name}] not resuming: {why}; training from step 0")
+        return TrainState()
+    load_model_state(model, ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    state = TrainState.from_payload(ckpt["state"])
+    loop.saved_step = state.step
+    if loop.tensorboard is not None:
+        loop.tensorboard.written = len(state.log)  # the events of those rows were written before the stop
+    log(f"[{run.name}] resuming from step {state.step} ({loop.last})")
+    return state
+
+
 def prepare_loop(run: ResolvedRun, built: BuiltRun, device: torch.device, ctx: D.DistContext, log) -> tuple[Loop, TrainState]:
     """The loop of a built run and its state: fresh, or resumed from the run's last checkpoint."""
     cfg = run.cfg
     model = built.model.to(device)
     if cfg.train.compile and model.point_heads is not None:
-        model.point_heads = torch.compile(model.point_heads)
+        compile_heads(model)
     train_store = built.load_split("train")
     val_store = (built.load_split("val", max_shapes=cfg.eval.val_shapes, stratified=True)
                  if built.info.splits.get("val") else None)
@@ -78,17 +122,7 @@ def prepare_loop(run: ResolvedRun, built: BuiltRun, device: torch.device, ctx: D
                 device, amp=precision.bf16, last=run.run_dir / LAST, ctx=ctx)
     if cfg.output.log == "tensorboard" and ctx.main:
         loop.tensorboard = TensorBoardLog(run.run_dir)
-    state = TrainState()
-    if loop.last.is_file():
-        ckpt = load_checkpoint(loop.last, map_location=device)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        state = TrainState.from_payload(ckpt["state"])
-        if loop.tensorboard is not None:
-            loop.tensorboard.written = len(state.log)  # the events of those rows were written before the stop
-        log(f"[{run.name}] resuming from step {state.step} ({loop.last})")
-    return loop, state
+    return loop, resume(loop, model, optimizer, scheduler, device, log)
 
 
 def final_evaluation(loop: Loop) -> tuple[Evaluation, int, list[tuple[str, str]]]:
@@ -98,7 +132,8 @@ def final_evaluation(loop: Loop) -> tuple[Evaluation, int, list[tuple[str, str]]
     test_store = loop.built.load_split(cfg.eval.split, max_shapes=cfg.eval.max_shapes, stratified=True)
     meshed = stratified_sample(test_store.category, cfg.eval.mesh_shapes) if cfg.eval.eval_mesh else []
     final = evaluate(loop.model, loop.built.tasks, test_store, cfg.data, cfg.eval, loop.device, loop.built.modality,
-                     mesh_indices=meshed, amp=loop.amp, n_bootstrap=cfg.eval.n_bootstrap)
+                     mesh_indices=meshed, amp=loop.amp, n_bootstrap=cfg.eval.n_bootstrap,
+                     encoder_name=cfg.model.encoder)
     skipped = loop.train_store.skipped + (loop.val_store.skipped if loop.val_store else []) + test_store.skipped
     return final, len(test_store), skipped
 
@@ -120,11 +155,11 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print, ctx: 
         if loop.tensorboard is not None:
             loop.tensorboard.close()
     if state.best_state is not None:
-        loop.model.load_state_dict(state.best_state)
+        load_model_state(loop.model, state.best_state)
     if not ctx.main:
         return None  # rank 0 evaluates and writes; the runner broadcasts its result
-    save_checkpoint(run.run_dir / MODEL, {"encoder": loop.model.encoder.state_dict(), "model": loop.model.state_dict(),
-                                          "step": state.best_step})
+    save_checkpoint(run.run_dir / MODEL, {"encoder": plain_keys(loop.model.encoder.state_dict()),
+                                          "model": plain_keys(loop.model.state_dict()), "step": state.best_step})
     t_eval = time.time()
     final, n_test, skipped = final_evaluation(loop)
     write_scores(final.rows, run.run_dir)
@@ -162,6 +197,10 @@ def make_result(loop: Loop, state: TrainState, final: Evaluation, n_test: int, s
 
 
 def finish(run: ResolvedRun, result: RunResult) -> None:
-    """Write result.json (atomically), then drop the resumable state: the run is done."""
+    """Write result.json (atomically), then drop the resumable state: the run is done. A failed write
+    raises and keeps last.pt, so the run resumes next time."""
     write_result(result, run.run_dir)
-    (run.run_dir / LAST).unlink(missing_ok=True)
+    try:
+        (run.run_dir / LAST).unlink(missing_ok=True)
+    except OSError:  # the result is written and is what counts; a leftover last.pt only costs disk space
+        pass

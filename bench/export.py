@@ -33,6 +33,13 @@ def _coloured(mesh: trimesh.Trimesh, labels: np.ndarray) -> trimesh.Trimesh:
     return out
 
 
+def _write_ply(mesh: trimesh.Trimesh, path: Path) -> None:
+    """Binary PLY, written atomically like every other file bench writes."""
+    from bench._io import atomic_write_bytes
+
+    atomic_write_bytes(path, mesh.export(file_type="ply"))
+
+
 def export_shapes(run: RestoredRun, out_dir: Path, n_shapes: int = 4, split: str = "test", figure: bool = True) -> Export:
     """Write ``<shape>_pred.ply`` (+ ``_gt.ply`` and ``.png`` when the dataset has parts) for the first shapes."""
     built = run.built
@@ -67,11 +74,11 @@ def export_shapes(run: RestoredRun, out_dir: Path, n_shapes: int = 4, split: str
             pred_labels = tasks[labeller].point_labels(logits, category)
         name = store.ids[i].replace("/", "_")
         pred_path = out_dir / f"{name}_pred.ply"
-        (_coloured(mesh, pred_labels) if pred_labels is not None else mesh).export(pred_path)
+        _write_ply(_coloured(mesh, pred_labels) if pred_labels is not None else mesh, pred_path)
         report.written.append(pred_path)
         if gt_labels is not None:
             gt_path = out_dir / f"{name}_gt.ply"
-            _coloured(mesh, gt_labels).export(gt_path)
+            _write_ply(_coloured(mesh, gt_labels), gt_path)
             report.written.append(gt_path)
         if figure:
             from bench.figures import mesh_figure

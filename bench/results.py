@@ -98,7 +98,7 @@ class RunResult:
 
 # A result file is data from anywhere (a colleague's folder, a download): every value that later becomes a
 # path, a table cell or a loop bound is checked here, once, so that readers can trust the types.
-CONFIG_HASH = re.compile(r"[0-9a-f]{6,64}")
+CONFIG_HASH = re.compile(r"[0-9a-f]{1,64}")
 _NUMBER = (int, float)
 
 

@@ -139,7 +139,7 @@ def test_rerun_retrains_and_plain_run_reuses(seeded):
 def test_seeds_2_leaderboard_shows_mean_and_std(seeded):
     out = bench(*seeded.common, "--seed", 3, "--seeds", 2)  # seeds 3 and 4: the fixture's runs, reused
     plan = [row for row in table_rows(out) if row[0] == "onet" and row[1] == "single"]
-    assert sorted((row[6], row[8]) for row in plan) == [("3", "reuse"), ("4", "reuse")], out
+    assert sorted((row[6], row[9]) for row in plan) == [("3", "reuse"), ("4", "reuse")], out
     runs = results(seeded.results_dir)
     assert set(runs) == {3, 4}
     ious = [runs[s]["metrics"]["reconstruction"]["iou"] for s in (3, 4)]

@@ -126,7 +126,7 @@ def test_disk_full_on_model_or_scores_fails_the_run_without_half_files(tiny_conf
 
 def test_disk_full_while_copying_a_reused_run_leaves_no_half_model(tiny_config, monkeypatch):
     run = onet(tiny_config)
-    (done,), _ = quiet_run([run])
+    quiet_run([run])
     elsewhere = run.run_dir.parent.parent / "other-suite" / run.run_dir.name  # a finished run of another suite
     elsewhere.parent.mkdir()
     run.run_dir.rename(elsewhere)

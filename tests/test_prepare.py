@@ -307,24 +307,40 @@ def test_prepare_cli_meshes_sharded_equals_unsharded(tmp_path):
     assert [k for k in whole_files if whole_files[k] != sharded_files[k]] == []
 
 
+BLOCK_ON_T3 = """
+import sys
+import bench.data.prepare as prep
+real, fifo = prep.prepare_shape, sys.argv[1]
+def blocking(item, root, params):
+    if item.shape_id.endswith("/t3"):
+        open(fifo).read()  # a FIFO with no writer: blocks until the test kills the process
+    real(item, root, params)
+prep.prepare_shape = blocking  # --workers 1 prepares in this process, so the patch applies
+from bench.cli import app
+sys.argv = ["bench", *sys.argv[2:]]
+app()
+"""
+
+
 def test_killed_prepare_resumes_without_redoing_finished_shapes(tmp_path):
     """SIGKILL a real `bench prepare` after three of six shapes; the next run prepares only the other three.
-    The fourth mesh names a material library that is a FIFO: loading it blocks until the kill, so the
-    interruption point does not depend on timing."""
+    The fourth shape blocks on a FIFO until the kill (a wrapper around the per-shape function: loading a
+    mesh never follows a material file, so the mesh itself cannot block), so the interruption point does
+    not depend on timing."""
     src, out = tmp_path / "src", tmp_path / "out"
     (src / "things").mkdir(parents=True)
     for k in range(6):
         mesh = trimesh.creation.icosphere(2, 0.3 + 0.04 * k)
         text = trimesh.exchange.obj.export_obj(mesh, include_normals=False, include_texture=False)
-        if k == 3:
-            text = "mtllib block.mtl\n" + text
-            os.mkfifo(src / "things" / "block.mtl")
         (src / "things" / f"t{k}.obj").write_text(text)
+    fifo = tmp_path / "block"
+    os.mkfifo(fifo)
     args = ["prepare", "meshes", "--path", str(src), "--out", str(out), "--points", "2000", "--surface", "1000",
             "--workers", "1"]
     done = [out / "things" / f"t{k}" / "points.npz" for k in range(3)]
     with open(tmp_path / "prepare.log", "w") as log:  # a file, not a pipe: it never fills up and blocks
-        proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=Path(__file__).resolve().parent.parent,
+        proc = subprocess.Popen([sys.executable, "-c", BLOCK_ON_T3, str(fifo), *args],
+                                cwd=Path(__file__).resolve().parent.parent,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.time() + 180
@@ -339,8 +355,6 @@ def test_killed_prepare_resumes_without_redoing_finished_shapes(tmp_path):
             proc.wait(timeout=30)
     assert not (out / "dataset.json").exists() and not (out / "things" / "t3" / "points.npz").exists()
     finished = {p: p.stat().st_mtime_ns for k in range(3) for p in (out / "things" / f"t{k}").iterdir()}
-    (src / "things" / "block.mtl").unlink()
-    (src / "things" / "block.mtl").write_text("")
 
     res = _cli(*args)
     assert res.exit_code == 0, res.output

@@ -119,7 +119,9 @@ def test_report_refuses_to_mix_datasets(tmp_path):
 
 def test_html_escapes_hostile_names(tmp_path):
     evil = "<script>alert(1)</script>"
-    write_result(make_result(run_name=evil), tmp_path / "s" / "evil-1")
+    # run names are path components and must be safe names; free text (an encoder's name, a dataset's) is not
+    write_result(make_result(encoder={"name": evil, "params": 10}, dataset={"name": evil, "revision": "r"}),
+                 tmp_path / "s" / "evil-1")
     out = tmp_path / "lb.html"
     res = CliRunner().invoke(app, ["leaderboard", "-r", str(tmp_path), "--format", "html", "--out", str(out)])
     assert res.exit_code == 0, res.output

@@ -166,11 +166,12 @@ def generate_shape(root: Path, shape_id: str, seed: int, preset: Preset) -> None
 
 def render_shape(root: Path, shape_id: str, seed: int, n_views: int, size: int, resolution: int) -> None:
     """Render the views of one generated shape from its SDF into its views.npz (a worker's job)."""
-    from bench.data.format import write_views
+    from bench.data.format import _load_npz, write_views
     from bench.data.render import render_views, view_rng
 
-    with np.load(Path(root) / shape_id / "points.npz") as pts:
-        loc, scale = pts["loc"], float(pts["scale"])
+    # the checked reader: a corrupt points.npz is a DataError naming it, not a raw BadZipFile
+    pts = _load_npz(Path(root) / shape_id / "points.npz", ("loc", "scale"))
+    loc, scale = pts["loc"], float(pts["scale"])
     mesh = shape_mesh(shape_id, seed, loc, scale, resolution)
     images, azimuths = render_views(mesh, n_views, size, view_rng(seed, shape_id))
     write_views(Path(root) / shape_id, images, azimuths)

@@ -15,7 +15,7 @@ from bench.config import BenchConfig, DataConfig
 from bench.errors import BenchError, ResultError
 from bench.results import RESULT_FILE, RunResult, read_result
 from bench.training.build import BuiltRun
-from bench.training.checkpoint import MODEL, load_checkpoint
+from bench.training.checkpoint import MODEL, load_checkpoint, load_model_state
 
 # Keys of the data section that are places on disk: taken from the user's configuration, never the file.
 DATA_LOCATIONS = ("path", "mesh_path", "data_dir")
@@ -96,7 +96,7 @@ def restore_run(run_dir: Path, progress: bool = False, trust_plugins: bool = Fal
     if built.info.revision != result.dataset.get("revision"):
         raise ResultError(f"{run_dir}: trained on dataset revision {result.dataset.get('revision')}, but "
                           f"{built.info.name} is now at {built.info.revision}.")
-    built.model.load_state_dict(load_checkpoint(run_dir / MODEL)["model"])
+    load_model_state(built.model, load_checkpoint(run_dir / MODEL)["model"])  # compiled or plain: same keys
     built.model.eval()
     return RestoredRun(result, built)
 

@@ -219,6 +219,10 @@ def test_cli_data_info(tiny_info):
     res = CliRunner().invoke(app, ["data", "info", "synthetic", "--preset", "tiny"])
     assert res.exit_code == 0, res.output
     assert "chair" in res.output and "synthetic-tiny" in res.output
+    rows = {line.split("│")[1].strip(): line for line in res.output.splitlines() if line.startswith("│")}
+    # shares per category: a class never has the part its pair is defined by, its twin always has it
+    assert "arm 0%" in rows["chair_no_arm"] and "arm 100%" in rows["chair_with_arm"]
+    assert "handle 0%" in rows["mug_no_handle"] and "handle 100%" in rows["mug_with_handle"]
 
 
 # -- the cache module -------------------------------------------------------------------------------

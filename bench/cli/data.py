@@ -54,8 +54,9 @@ def info_cmd(
         store = ShapeStore.load(info, "train", with_parts=True)
         for i in range(len(store)):
             present = np.unique(store.surface_labels[store.surf(i)])
-            for p in present:
-                counts[int(p)] = counts.get(int(p), 0) + 1
+            for p in present:  # per category: the two classes of a family share their part indices
+                key = (info.categories[int(store.category[i])].id, int(p))
+                counts[key] = counts.get(key, 0) + 1
         per_cat_n = {c: int((store.category == k).sum()) for k, c in enumerate(c.id for c in info.categories)}
     table = Table(title="categories")
     for col in ("category", "train shapes", "parts (share of train shapes that have the part)"):
@@ -63,7 +64,7 @@ def info_cmd(
     for cat in info.categories:
         n_train = sum(1 for s in info.splits.get("train", []) if s.split("/")[0] == cat.id)
         parts = ", ".join(
-            f"{info.part_names[p].split('/')[-1]} {counts.get(p, 0) / max(1, per_cat_n.get(cat.id, 0)):.0%}" if counts else
+            f"{info.part_names[p].split('/')[-1]} {counts.get((cat.id, p), 0) / max(1, per_cat_n.get(cat.id, 0)):.0%}" if counts else
             info.part_names[p].split("/")[-1] for p in cat.parts)
         table.add_row(cat.name, str(n_train), parts or "–")
     console.print(table)

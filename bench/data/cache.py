@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from bench.config import DataConfig
-from bench.data.format import DATASET_FILE, DatasetInfo
+from bench.data.format import DATASET_FILE, DatasetInfo, _load_npz
 from bench.errors import DataError
 
 CACHE_ENV = "IMPLICIT_BENCH_CACHE"
@@ -55,10 +55,13 @@ def shapes_missing_views(root: Path, shape_ids: Iterable[str], n_views: int, siz
         if not path.is_file():
             missing.append(sid)
             continue
-        with np.load(path) as views:
-            images = views["images"]
-            if images.shape[0] < n_views or images.shape[1] != size:
-                missing.append(sid)
+        try:
+            images = _load_npz(path, ("images",))["images"]
+        except DataError:  # unreadable views are rendered again, like missing ones
+            missing.append(sid)
+            continue
+        if images.ndim != 4 or images.shape[0] < n_views or images.shape[1] != size:
+            missing.append(sid)
     return missing
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import typing
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -23,8 +24,8 @@ from bench.errors import ConfigError, did_you_mean
 from bench.names import RULE as NAME_RULE
 from bench.names import is_safe_name
 
-Protocol = Literal["single", "joint", "frozen"]
-PROTOCOLS: tuple[str, ...] = typing.get_args(Protocol)
+ProtocolName = Literal["single", "joint", "frozen"]  # not "Protocol": that is typing.Protocol
+PROTOCOLS: tuple[str, ...] = typing.get_args(ProtocolName)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class ModelConfig:
     layout: Literal["parallel", "joint"] = "parallel"
     """parallel: one decoder per point task; joint: one decoder, channels sliced per task."""
     classifier_hidden: int = 256
-    """Hidden width of the 2-layer MLP classifier."""
+    """Deprecated: [task_kwargs.classification] classifier_hidden. Hidden width of the 2-layer MLP classifier."""
 
 
 @dataclass(frozen=True)
@@ -127,19 +128,20 @@ class EvalConfig:
     mise_upsampling: int = 2
     """MISE upsampling steps (2: 32^3 -> 128^3)."""
     n_surface_samples: int = 100000
-    """Points sampled on each mesh for Chamfer-L1."""
+    """Deprecated: [task_kwargs.reconstruction] n_surface_samples. Points sampled on each mesh for Chamfer-L1."""
     fscore_tau: float = 0.01
-    """F-score threshold, as a fraction of the box side."""
+    """Deprecated: [task_kwargs.reconstruction] fscore_tau. F-score threshold, as a fraction of the box side."""
     miou_absent: Literal["gt", "both"] = "gt"
-    """A part with no ground-truth points: gt -> scores 1 (the paper); both -> 1 only if also not predicted
-    (PointNet's rule; a predicted absent part scores 0)."""
+    """Deprecated: [task_kwargs.segmentation] miou_absent. A part with no ground-truth points: gt -> scores 1
+    (the paper); both -> 1 only if also not predicted (PointNet's rule; a predicted absent part scores 0)."""
     seg_points: Literal["uniform", "all"] = "uniform"
-    """Points part mIoU is scored on: uniform -> the IoU points inside the true shape (the paper's 'same
-    sample points'); all -> every stored query point inside (uniform + near-surface)."""
+    """Deprecated: [task_kwargs.segmentation] seg_points. Points part mIoU is scored on: uniform -> the IoU points
+    inside the true shape (the paper's 'same sample points'); all -> every stored query point inside (uniform +
+    near-surface)."""
     seg_argmax: Literal["category", "all"] = "category"
-    """Predicted part: category -> argmax over the parts of the shape's true category (ShapeNetPart's
-    protocol; it reads the test label); all -> argmax over every part (the paper profile: the paper does
-    not say it restricts)."""
+    """Deprecated: [task_kwargs.segmentation] seg_argmax. Predicted part: category -> argmax over the parts of the
+    shape's true category (ShapeNetPart's protocol; it reads the test label); all -> argmax over every part (the
+    paper profile: the paper does not say it restricts)."""
     n_bootstrap: int = 1000
     """Bootstrap resamples for the 95 % confidence intervals over shapes."""
 
@@ -161,7 +163,7 @@ class RunSpec:
 
     name: str
     tasks: tuple[str, ...]
-    protocol: Protocol = "single"
+    protocol: ProtocolName = "single"
     encoder_from: str = ""
     """Run whose encoder is frozen and probed (protocol frozen)."""
     lambdas: dict[str, float] = field(default_factory=dict)
@@ -185,7 +187,18 @@ SECTIONS: dict[str, type] = {
     "eval": EvalConfig,
     "output": OutputConfig,
 }
-PLUGIN_KWARGS = ("encoder_kwargs", "decoder_kwargs")
+PLUGIN_KWARGS = ("encoder_kwargs", "decoder_kwargs", "task_kwargs")
+MOVED_TO_TASK_KWARGS: dict[tuple[str, str], str] = {
+    ("eval", "seg_points"): "segmentation", ("eval", "seg_argmax"): "segmentation",
+    ("eval", "miou_absent"): "segmentation", ("eval", "fscore_tau"): "reconstruction",
+    ("eval", "n_surface_samples"): "reconstruction", ("model", "classifier_hidden"): "classification",
+}
+"""Built-in tasks' settings that moved from [eval] / [model] to [task_kwargs.TASK] (same key). An old key is still
+read, with a DeprecationWarning (``warn_moved_keys``), as a name of the new one: a layer of the configuration
+(bench.toml, a profile, a run, the command line) that sets it sets [task_kwargs.TASK] too, unless that layer sets
+[task_kwargs.TASK] itself, which wins; either way the old field holds the value in effect too. Records and the
+config hash keep these settings at the old key (``BenchConfig.section_dicts``), so that a config moving them to
+the new one keeps its hash."""
 TOP_LEVEL = (*SECTIONS, *PLUGIN_KWARGS, "profiles", "suites")
 
 
@@ -200,12 +213,21 @@ class BenchConfig:
     """Keyword arguments per encoder name; a plugin gets only its own."""
     decoder_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Keyword arguments per point-decoder name (beyond latent_dim, out_channels, hidden, blocks)."""
+    task_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Keyword arguments per task name (beyond info and eval_cfg); a task gets only its own."""
     profiles: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     suites: dict[str, SuiteSpec] = field(default_factory=dict)
     source: str = "<defaults>"
 
     def section_dicts(self) -> dict[str, dict[str, Any]]:
+        """The sections as dicts; a setting of MOVED_TO_TASK_KWARGS shows at its old key, with the value in effect."""
         return {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+
+    def own_task_kwargs(self, tasks: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]]:
+        """The non-empty [task_kwargs.NAME] tables of ``tasks``, less the settings that section_dicts shows."""
+        moved = {(task, key) for (_, key), task in MOVED_TO_TASK_KWARGS.items()}
+        own = {t: {k: v for k, v in self.task_kwargs.get(t, {}).items() if (t, k) not in moved} for t in tasks}
+        return {t: kw for t, kw in own.items() if kw}
 
     def with_overrides(self, overrides: dict[str, dict[str, Any]], where: str) -> BenchConfig:
         """A copy with ``{section: {key: value}}`` applied and type-checked."""
@@ -215,7 +237,7 @@ class BenchConfig:
                 merged = {k: dict(v) for k, v in changes.get(section, getattr(self, section)).items()}
                 for name, kw in _expect_table(values, section, where).items():
                     merged.setdefault(name, {}).update(_expect_table(kw, f"{section}.{name}", where))
-                changes[section] = merged
+                changes[section] = _check_moved_settings(merged, where) if section == "task_kwargs" else merged
                 continue
             if section not in SECTIONS:
                 raise ConfigError(
@@ -224,7 +246,44 @@ class BenchConfig:
                 )
             current = changes.get(section, getattr(self, section))
             changes[section] = _apply(current, _expect_table(values, section, where), section, where)
-        return replace(self, **changes)
+        return replace(self, **self._moved_in_step(overrides, changes))
+
+    def _moved_in_step(self, overrides: dict[str, dict[str, Any]], changes: dict[str, Any]) -> dict[str, Any]:
+        """``changes`` with each setting of MOVED_TO_TASK_KWARGS that ``overrides`` sets, by either name, at both
+        places: its [task_kwargs.TASK] value if given, else its old key's. So the old field (what a task of
+        contract 1 may read, and what records and hashes show) always holds the value in effect."""
+        new_tables = overrides.get("task_kwargs", {})
+        for (section, key), task in MOVED_TO_TASK_KWARGS.items():
+            if key in new_tables.get(task, {}):
+                value = changes["task_kwargs"][task][key]
+            elif key in overrides.get(section, {}):
+                value = getattr(changes[section], key)
+            else:
+                continue
+            changes[section] = replace(changes.get(section, getattr(self, section)), **{key: value})
+            tables = {k: dict(v) for k, v in changes.get("task_kwargs", self.task_kwargs).items()}
+            tables.setdefault(task, {})[key] = value
+            changes["task_kwargs"] = tables
+        return changes
+
+
+def _check_moved_settings(task_kwargs: dict[str, dict[str, Any]], where: str) -> dict[str, dict[str, Any]]:
+    """The settings of MOVED_TO_TASK_KWARGS in [task_kwargs.TASK], type-checked (and coerced) as at their old key."""
+    for (section, key), task in MOVED_TO_TASK_KWARGS.items():
+        if key in task_kwargs.get(task, {}):
+            checked = _apply(SECTIONS[section](), {key: task_kwargs[task][key]}, f"task_kwargs.{task}", where)
+            task_kwargs[task][key] = getattr(checked, key)
+    return task_kwargs
+
+
+def warn_moved_keys(overrides: dict[str, Any], where: str) -> None:
+    """A DeprecationWarning for each key of MOVED_TO_TASK_KWARGS set in ``{section: {key: value}}``."""
+    for (section, key), task in MOVED_TO_TASK_KWARGS.items():
+        values = overrides.get(section)
+        if isinstance(values, dict) and key in values:
+            warnings.warn(f"{where}: {section}.{key} is deprecated: it is a setting of the {task} task now; set it as "
+                          f"{key} in [task_kwargs.{task}] (--set task_kwargs.{task}.{key}=...). [task_kwargs.{task}] "
+                          f"wins when both are set.", DeprecationWarning, stacklevel=3)
 
 
 def _expect_table(value: Any, path: str, where: str) -> dict[str, Any]:
@@ -348,9 +407,11 @@ def parse_config(raw: dict[str, Any], where: str) -> BenchConfig:
             raise ConfigError(f"{where}: {key}: unknown section.{did_you_mean(key, TOP_LEVEL)}")
     sections = {k: v for k, v in raw.items() if k in SECTIONS or k in PLUGIN_KWARGS}
     cfg = BenchConfig(source=where).with_overrides(sections, where)
+    warn_moved_keys(sections, where)
     profiles = _expect_table(raw.get("profiles", {}), "profiles", where)
     for pname, overrides in profiles.items():
         BenchConfig().with_overrides(_expect_table(overrides, f"profiles.{pname}", where), where)
+        warn_moved_keys(overrides, f"{where} (profiles.{pname})")
     suites = _parse_suites(raw.get("suites", {}), where)
     for suite in suites.values():
         if suite.profile and suite.profile not in profiles:
@@ -360,6 +421,7 @@ def parse_config(raw: dict[str, Any], where: str) -> BenchConfig:
             )
         for run in suite.runs:  # fail now, not half-way through a suite
             cfg.with_overrides(run.overrides, f"{where} (suites.{suite.name}, run '{run.name}')")
+            warn_moved_keys(run.overrides, f"{where} (suites.{suite.name}, run '{run.name}')")
     return replace(cfg, profiles=profiles, suites=suites)
 
 
@@ -416,4 +478,5 @@ def parse_set_options(items: list[str] | None) -> dict[str, dict[str, Any]]:
         for part in parts[1:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
+    warn_moved_keys(out, "--set")
     return out

@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.errors import ConfigError, PluginContractError, PluginLoadError
+from bench.blame import build_plugin
+from bench.errors import ConfigError, PluginContractError
 from bench.registry import DECODERS
 
 
@@ -21,18 +22,34 @@ def create_decoder(name: str, latent_dim: int, out_channels: int, hidden: int, b
     entry = DECODERS.entry(name)
     factory = DECODERS.load(name)
     where = entry.label("decoder")
-    try:
-        decoder = factory(latent_dim=latent_dim, out_channels=out_channels, hidden=hidden, blocks=blocks,
-                          **(kwargs or {}))
-    except TypeError as exc:
-        raise ConfigError(f"{where}: could not be built with latent_dim={latent_dim}, out_channels={out_channels}, "
-                          f"hidden={hidden}, blocks={blocks} and {kwargs or {}}: {exc}. "
-                          f"Check [decoder_kwargs.{entry.name}] in bench.toml.") from exc
-    except Exception as exc:
-        raise PluginLoadError(f"{where}: raised while being built: {type(exc).__name__}: {exc}") from exc
+    decoder = build_plugin(
+        where, lambda: factory(latent_dim=latent_dim, out_channels=out_channels, hidden=hidden, blocks=blocks,
+                               **(kwargs or {})),
+        given=f"latent_dim={latent_dim}, out_channels={out_channels}, hidden={hidden}, blocks={blocks} and {kwargs or {}}",
+        fix=f"Check [decoder_kwargs.{entry.name}] in bench.toml.")
     if not isinstance(decoder, nn.Module):
         raise PluginContractError(f"{where}: must build a torch.nn.Module, got {type(decoder).__name__}.")
     return decoder
+
+
+def module_key(task: str) -> str:
+    """A task's key in a torch ModuleDict of heads: its name, with '.' and ':' replaced by '_' (torch refuses a
+    '.' in a module name, and a task given as ``module:attr`` has them). A registered name has neither, so
+    its key, and the state-dict keys of checkpoints, are the name itself."""
+    return task.replace(".", "_").replace(":", "_")
+
+
+def module_keys(tasks: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Task -> ``module_key(task)``, in the order given; two tasks whose keys coincide are a ConfigError."""
+    keys: dict[str, str] = {}
+    for task in tasks:
+        key = module_key(task)
+        clash = next((t for t, k in keys.items() if k == key), None)
+        if clash is not None:
+            raise ConfigError(f"tasks '{clash}' and '{task}' would share the module name '{key}' in the model "
+                              "('.' and ':' become '_'); rename one of them.")
+        keys[task] = key
+    return keys
 
 
 class PointHeads(nn.Module):
@@ -43,6 +60,8 @@ class PointHeads(nn.Module):
                  hidden: int = 256, blocks: int = 5, decoder_kwargs: dict[str, Any] | None = None):
         super().__init__()
         self.layout, self.channels, self.decoder_name = layout, dict(channels), decoder
+        self.task_keys = module_keys(list(channels))
+        """Point task -> its key in ``decoders`` (parallel layout; ``module_keys``)."""
 
         def build(c: int) -> nn.Module:
             return create_decoder(decoder, latent_dim, c, hidden, blocks, decoder_kwargs)
@@ -50,11 +69,11 @@ class PointHeads(nn.Module):
         if layout == "joint":
             self.decoders = nn.ModuleDict({"joint": build(sum(channels.values()))})
         else:
-            self.decoders = nn.ModuleDict({t: build(c) for t, c in channels.items()})
+            self.decoders = nn.ModuleDict({self.task_keys[t]: build(c) for t, c in channels.items()})
 
     def forward(self, points: torch.Tensor, z: torch.Tensor, only: tuple[str, ...] | None = None) -> dict[str, torch.Tensor]:
         if self.layout == "parallel":
-            return {t: dec(points, z) for t, dec in self.decoders.items() if only is None or t in only}
+            return {t: self.decoders[k](points, z) for t, k in self.task_keys.items() if only is None or t in only}
         out = self.decoders["joint"](points, z)
         expected = (*points.shape[:2], sum(self.channels.values()))
         if tuple(out.shape) != expected:  # slicing a wrong-sized output would silently mislabel channels

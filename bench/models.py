@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Collection
 from typing import Any
 
 import torch
@@ -10,9 +12,11 @@ from torch import nn
 from bench.config import BenchConfig
 from bench.contracts import MODALITIES, Task
 from bench.data.format import DatasetInfo
+from bench.blame import blame, build_plugin
 from bench.errors import ConfigError, PluginContractError, PluginLoadError
-from bench.heads import PointHeads
+from bench.heads import PointHeads, module_keys
 from bench.registry import ENCODERS, TASKS
+from bench.task_adapter import check_task_class, task_label
 
 
 def create_encoder(name: str, latent_dim: int, kwargs: dict[str, Any] | None = None) -> nn.Module:
@@ -20,13 +24,9 @@ def create_encoder(name: str, latent_dim: int, kwargs: dict[str, Any] | None = N
     entry = ENCODERS.entry(name)
     factory = ENCODERS.load(name)
     where = entry.label("encoder")
-    try:
-        encoder = factory(latent_dim=latent_dim, **(kwargs or {}))
-    except TypeError as exc:
-        raise ConfigError(f"{where}: could not be built with latent_dim={latent_dim} and {kwargs or {}}: {exc}. "
-                          f"Check [encoder_kwargs.{entry.name}] in bench.toml.") from exc
-    except Exception as exc:
-        raise PluginLoadError(f"{where}: raised while being built: {type(exc).__name__}: {exc}") from exc
+    encoder = build_plugin(where, lambda: factory(latent_dim=latent_dim, **(kwargs or {})),
+                           given=f"latent_dim={latent_dim} and {kwargs or {}}",
+                           fix=f"Check [encoder_kwargs.{entry.name}] in bench.toml.")
     if not isinstance(encoder, nn.Module):
         raise PluginContractError(f"{where}: must build a torch.nn.Module, got {type(encoder).__name__}.")
     modality = getattr(encoder, "modality", None)
@@ -40,18 +40,37 @@ def create_encoder(name: str, latent_dim: int, kwargs: dict[str, Any] | None = N
 
 
 def create_tasks(names: tuple[str, ...] | list[str], info: DatasetInfo, cfg: BenchConfig) -> dict[str, Task]:
+    """The run's task plugins, each built as ``cls(info, cfg.eval, **kwargs)`` with only its own
+    ``[task_kwargs.NAME]`` table as ``kwargs``; a task of contract 1 gets a DeprecationWarning."""
     tasks = {}
     for name in names:
+        entry = TASKS.entry(name)
         cls = TASKS.load(name)
-        task = cls(info, cfg.eval)
+        where = entry.label("task")
+        if isinstance(cls, type) and issubclass(cls, Task) and inspect.isabstract(cls):
+            missing = ", ".join(sorted(cls.__abstractmethods__))
+            raise PluginContractError(f"{where} does not implement {missing} (bench.contracts.Task).")
+        kwargs = cfg.task_kwargs.get(name, {})
+        task = build_plugin(where, cls, (info, cfg.eval), kwargs, given=f"(info, eval_cfg) and {kwargs}",
+                            fix=f"Check [task_kwargs.{entry.name}] in bench.toml.")
         if not isinstance(task, Task):
-            raise PluginContractError(f"{TASKS.entry(name).label('task')} must subclass "
-                                      "bench.contracts.Task.")
+            raise PluginContractError(f"{where} must subclass bench.contracts.Task.")
+        check_task_class(type(task), where)
         if task.needs_parts and not info.has_parts:
             raise ConfigError(f"task '{name}' needs part labels, and dataset {info.name} has none. "
                               "Use a dataset with parts (synthetic, shapenetpart) or drop the task.")
         tasks[name] = task
     return tasks
+
+
+def _build_head(name: str, task: Task, latent_dim: int, model_cfg) -> nn.Module:
+    """A shape task's head, built by its plugin; an exception there names the task plugin."""
+    with blame(lambda: task_label(name), "build_head", PluginLoadError):
+        head = task.build_head(latent_dim, model_cfg)
+    if not isinstance(head, nn.Module):
+        raise PluginContractError(f"{task_label(name)}: build_head must return a torch.nn.Module, "
+                                  f"got {type(head).__name__}.")
+    return head
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -75,7 +94,9 @@ class MultiTaskModel(nn.Module):
         point = {n: t.out_channels() for n, t in tasks.items() if t.kind == "point"}
         self.point_heads = PointHeads(point, latent, m.layout, m.decoder, m.decoder_hidden, m.decoder_blocks,
                                       cfg.decoder_kwargs.get(m.decoder, {})) if point else None
-        self.shape_heads = nn.ModuleDict({n: t.build_head(latent, m) for n, t in tasks.items() if t.kind == "shape"})
+        self.shape_keys = module_keys([n for n, t in tasks.items() if t.kind == "shape"])
+        """Shape task -> its key in ``shape_heads`` (``bench.heads.module_keys``)."""
+        self.shape_heads = nn.ModuleDict({key: _build_head(n, tasks[n], latent, m) for n, key in self.shape_keys.items()})
         if frozen_encoder:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
@@ -92,8 +113,12 @@ class MultiTaskModel(nn.Module):
                 return self.encoder(inputs)
         return self.encoder(inputs)
 
+    def shape_outputs(self, z: torch.Tensor, only: Collection[str] | None = None) -> dict[str, torch.Tensor]:
+        """(B, D) latents -> {shape task: (B, C) logits}, of the tasks in ``only`` if given."""
+        return {n: self.shape_heads[k](z) for n, k in self.shape_keys.items() if only is None or n in only}
+
     def heads(self, z: torch.Tensor, points: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        out = {n: head(z) for n, head in self.shape_heads.items()}
+        out = self.shape_outputs(z)
         if self.point_heads is not None and points is not None:
             out.update(self.point_heads(points, z))
         return out

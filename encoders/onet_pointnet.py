@@ -7,7 +7,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from encoders._blocks import ResnetBlockFC
+from implicit_bench_encoders._blocks import ResnetBlockFC
 
 
 class ResNetPointNet(nn.Module):

@@ -20,10 +20,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _checkout_package(name: str, folder: str) -> None:
+    """Make the checkout's ``folder`` importable as ``name``, the name it is installed under (pyproject.toml),
+    so that this script runs from a checkout that is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(name) is None:
+        spec = importlib.util.spec_from_file_location(name, ROOT / folder / "__init__.py",
+                                                      submodule_search_locations=[str(ROOT / folder)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+_checkout_package("implicit_bench_encoders", "encoders")
 
 from bench.decoders.cbn import CBNDecoder  # noqa: E402
-from encoders.onet_pointnet import ResNetPointNet  # noqa: E402
+from implicit_bench_encoders.onet_pointnet import ResNetPointNet  # noqa: E402
 
 SIZES = {  # encoder hidden, latent, decoder hidden, blocks, shapes per step, query points per shape
     "paper": (512, 512, 256, 5, 64, 2048),

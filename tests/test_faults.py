@@ -193,7 +193,7 @@ def test_nan_logits_at_evaluation_name_the_decoder(tiny_config, tiny_info):
     real = heads.forward
     heads.forward = lambda *a, **k: {t: v * math.nan for t, v in real(*a, **k).items()}
     with pytest.raises(PluginContractError, match=r"decoder plugin 'cbn'.*NaN/inf reconstruction logits"):
-        evaluate(built.model, built.tasks, store, cfg.data, cfg.eval, torch.device("cpu"), built.modality,
+        evaluate(built.model, built.tasks, store, cfg.data, built.modality, device=torch.device("cpu"),
                  encoder_name=cfg.model.encoder)
 
 

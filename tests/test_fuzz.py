@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from bench.config import parse_config
 from bench.errors import ConfigError
 from bench.evaluation.metrics import iou, part_miou
-from bench.evaluation.surface import chamfer_l1
+from bench.evaluation.mesh_metrics import chamfer_l1
 
 scalars = st.one_of(st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=5), st.booleans())
 keys = st.sampled_from(["data", "model", "train", "eval", "output", "suites", "profiles", "encoder_kwargs",

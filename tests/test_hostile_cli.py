@@ -138,7 +138,7 @@ def test_dollar_in_figure_titles_is_drawn_as_text(tmp_path):
     import numpy as np
     import trimesh
 
-    from bench.figures import mesh_figure, parts_figure
+    from bench.reports.figures import mesh_figure, parts_figure
 
     pts = np.random.default_rng(0).uniform(-0.4, 0.4, (50, 3))
     assert parts_figure([(pts, np.zeros(50, int), HOSTILE)], tmp_path / "parts.png", columns=1).stat().st_size
@@ -275,7 +275,7 @@ def _writers(folder: Path):
     def figure():
         import numpy as np
 
-        from bench.figures import parts_figure
+        from bench.reports.figures import parts_figure
 
         return parts_figure([(np.zeros((4, 3)), np.zeros(4, int), "t")], folder / "fig.png", columns=1)
 

@@ -8,7 +8,7 @@ import trimesh
 from bench.data.format import read_views
 from bench.data.render import Camera, render_view, render_views
 from bench.errors import DataError, PluginLoadError
-from encoders.resnet18 import ResNet18
+from implicit_bench_encoders.resnet18 import ResNet18
 
 
 def test_rendered_silhouette_matches_projected_vertices():

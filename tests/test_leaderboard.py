@@ -2,7 +2,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.leaderboard import leaderboard_frame, to_csv, to_markdown
+from bench.reports.leaderboard import build_leaderboard
 from bench.results import write_result
 from tests.test_results import make_result
 
@@ -18,11 +18,11 @@ def results():
 
 
 def test_sort_is_direction_aware_and_unfinished_never_ranked():
-    frame = leaderboard_frame(results(), sort="iou")
+    frame = build_leaderboard(results(), sort="iou").frame
     assert list(frame["run"][:2]) == ["b", "a"]
     assert list(frame["rank"][:2]) == [1, 2]
     assert frame["rank"][2:].isna().all()
-    frame = leaderboard_frame(results(), sort="chamfer_l1")
+    frame = build_leaderboard(results(), sort="chamfer_l1").frame
     assert list(frame["run"][:2]) == ["a", "b"]  # lower is better
     flags = dict(zip(frame["run"], frame["flags"]))
     assert flags["failed-best"] == "failed" and flags["limited"] == "step-limited" and flags["failed"] == "failed"
@@ -31,16 +31,16 @@ def test_sort_is_direction_aware_and_unfinished_never_ranked():
 def test_different_revisions_ranked_separately():
     rs = results()[:2] + [make_result(run_name="other-rev", dataset={"name": "synthetic-tiny", "revision": "rev2"},
                                       metrics={"reconstruction": {"iou": 0.7, "chamfer_l1": 0.02}})]
-    frame = leaderboard_frame(rs, sort="iou")
+    frame = build_leaderboard(rs, sort="iou").frame
     ranks = dict(zip(frame["run"], frame["rank"]))
     assert ranks == {"b": 1, "other-rev": 1, "a": 2}
 
 
 def test_formats():
-    frame = leaderboard_frame(results(), sort="iou")
-    csv = to_csv(frame).splitlines()
+    board = build_leaderboard(results(), sort="iou")
+    csv = board.to_csv().splitlines()
     assert csv[0].startswith("rank,suite,run") and csv[1].startswith("1,s,b,")
-    md = to_markdown(frame).splitlines()
+    md = board.to_markdown().splitlines()
     assert md[0].startswith("| rank | suite | run") and "| 1 | s | b |" in md[2]
 
 
@@ -62,8 +62,8 @@ def test_seeds_are_merged_into_mean_and_std():
         return r
 
     rs = [seeded(0, 0.6), seeded(1, 0.8), make_result(run_name="b", metrics={"reconstruction": {"iou": 0.65}})]
-    frame = leaderboard_frame(rs, sort="iou").set_index("run")
+    frame = build_leaderboard(rs, sort="iou").frame.set_index("run")
     assert frame.loc["a", "seeds"] == 2 and frame.loc["a", "iou"] == pytest.approx(0.7)
     assert frame.loc["a", "iou_std"] == pytest.approx(0.1414, abs=1e-3)
     assert frame.loc["a", "rank"] == 1 and frame.loc["b", "rank"] == 2
-    assert "iou_std" in to_csv(leaderboard_frame(rs)).splitlines()[0]
+    assert "iou_std" in build_leaderboard(rs).to_csv().splitlines()[0]

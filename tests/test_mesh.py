@@ -1,7 +1,7 @@
 import numpy as np
 
 from bench.evaluation.mesh import extract_dense, extract_mise, new_sub_corners
-from bench.evaluation.surface import chamfer_l1, sample_mesh
+from bench.evaluation.mesh_metrics import chamfer_l1, sample_mesh
 
 
 def sphere_logits(p):

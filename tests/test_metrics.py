@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from bench.evaluation.metrics import accuracy, class_mean_accuracy, iou, part_miou
-from bench.evaluation.surface import EMPTY_CHAMFER, chamfer_l1, surface_metrics
+from bench.evaluation.mesh_metrics import EMPTY_CHAMFER, chamfer_l1, surface_metrics
 
 
 def test_iou_hand_computed():

@@ -3,7 +3,7 @@ import torch
 
 from bench.checks import check_encoder
 from bench.registry import ENCODERS
-from encoders.onet_pointnet import ResNetPointNet
+from implicit_bench_encoders.onet_pointnet import ResNetPointNet
 from bench.decoders.cbn import CBNDecoder
 from bench.decoders.concat import ConcatDecoder
 from bench.heads import PointHeads

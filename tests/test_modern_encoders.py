@@ -9,8 +9,8 @@ import torch
 
 from bench.training.plan import resolve_suite
 from bench.training.runner import run_suite
-from encoders.latent_set import LatentSetTransformer
-from encoders.pointnet2 import PointNet2, ball_query, farthest_point_sample
+from implicit_bench_encoders.latent_set import LatentSetTransformer
+from implicit_bench_encoders.pointnet2 import PointNet2, ball_query, farthest_point_sample
 
 SMALL = {
     "pointnet2": (PointNet2, dict(npoints=(8, 4), radii=(0.3, 0.6), nsamples=(4, 8), mlps=((4, 8), (8, 16)),

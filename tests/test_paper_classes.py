@@ -1,14 +1,14 @@
-"""The paper's per-category table (Table 7) beside our runs' per-category scores (bench/paper_classes.py)."""
+"""The paper's per-category table (Table 7) beside our runs' per-category scores (bench/reports/per_category.py)."""
 
 import pytest
 
 from bench.config import load_config
 from bench.errors import BenchError
-from bench.paper_classes import per_class_comparison
-from bench.report import paper_comparison, paper_tables
+from bench.reports.paper import paper_comparison, paper_tables
+from bench.reports.per_category import per_class_comparison
 from tests.test_results import make_result
 
-# The paper's Table 7, typed in from the paper (not read from bench/paper_tables.toml): Airplane .. Table, Mean.
+# The paper's Table 7, typed in from the paper (not read from bench/reports/paper_tables.toml): Airplane .. Table, Mean.
 PAPER_SEG_ONLY = [0.59, 0.46, 0.45, 0.52, 0.63, 0.31, 0.68, 0.55, 0.52, 0.59, 0.53, 0.58, 0.59, 0.39, 0.51, 0.57, 0.53]
 PAPER_RECON_IOU_MEAN = 0.69
 PAPER_PARALLEL_SEG_CLS_ROCKET = 0.38

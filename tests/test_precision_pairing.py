@@ -4,9 +4,9 @@ fp32 one."""
 
 from typer.testing import CliRunner
 
-from bench.claims import check_claims
 from bench.cli import app
 from bench.evaluation.scores import write_scores
+from bench.reports.claims import check_claims
 from bench.results import scan_results, write_result
 from tests.test_results import make_result
 

@@ -47,7 +47,7 @@ def test_builtins_are_listed_without_import():
     code = ("import sys\n"
             "from bench.registry import DATASETS, DECODERS, ENCODERS, TASKS\n"
             "def plugin_modules():\n"
-            "    return sorted(m for m in sys.modules if m.split('.')[0] in ('encoders', 'tasks', 'torch')\n"
+            "    return sorted(m for m in sys.modules if m.split('.')[0] in ('implicit_bench_encoders', 'implicit_bench_tasks', 'torch')\n"
             "                  or m.startswith(('bench.data.', 'bench.decoders.')))\n"
             "names = [*ENCODERS.names(), *TASKS.names(), *DATASETS.names(), *DECODERS.names()]\n"
             "print(sorted(names))\n"

@@ -2,12 +2,13 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.leaderboard import leaderboard_frame
 import numpy as np
 import pandas as pd
 
-from bench.claims import check_claims
-from bench.report import compare_frame, paper_comparison, paper_tables
+from bench.reports.claims import check_claims
+from bench.reports.compare import compare_frame
+from bench.reports.leaderboard import build_leaderboard
+from bench.reports.paper import paper_comparison, paper_tables
 from bench.results import write_result
 from tests.test_results import make_result
 
@@ -141,7 +142,7 @@ def test_cli_compare_and_report(tmp_path):
     assert res.exit_code == 0, res.output
     assert "different datasets" in res.output
     assert "joint training costs no reconstruction IoU" in res.output and "inconclusive" in res.output
-    from bench.report import paper_comparison
+    from bench.reports.paper import paper_comparison
     from bench.results import scan_results
 
     frame, _ = paper_comparison(scan_results(tmp_path), "table2", "default")  # default's runs play table2's roles
@@ -152,7 +153,7 @@ def test_cli_compare_and_report(tmp_path):
 
 def test_leaderboard_filters():
     rs = [make_result(run_name="a"), make_result(run_name="b", encoder={"name": "dgcnn"})]
-    assert list(leaderboard_frame(rs, encoder="dgcnn")["run"]) == ["b"]
+    assert list(build_leaderboard(rs, encoder="dgcnn").frame["run"]) == ["b"]
 
 
 def test_compare_whole_suites_pairs_runs_by_name_and_per_category(tmp_path):
@@ -173,3 +174,16 @@ def test_compare_whole_suites_pairs_runs_by_name_and_per_category(tmp_path):
     header, first, second = per_cat.output.splitlines()[:3]
     assert header.split(",")[:5] == ["run", "task", "metric", "chair", "table"]
     assert first.startswith("s1/a,reconstruction,iou,0.5") and second.startswith("s2/a,reconstruction,iou,0.6")
+
+
+def test_compare_of_runs_over_seeds_pairs_them_seed_by_seed():
+    """Two runs of a suite run with --seeds 2 (the fixed folder of tests/test_report_outputs.py)."""
+    from pathlib import Path
+
+    results = Path(__file__).parent / "records" / "reports" / "results"
+    res = CliRunner().invoke(app, ["compare", "default/onet", "default/joint-all", "-r", str(results), "--all"])
+    assert res.exit_code == 0, res.output
+    assert "compare: seed 0" in res.output and "compare: seed 1" in res.output
+    # table7 ran seed 0 only: that seed alone is paired
+    res = CliRunner().invoke(app, ["compare", "default/onet", "table7/onet-baseline", "-r", str(results)])
+    assert res.exit_code == 0 and "compare: seed 0" in res.output and "seed 1" not in res.output

@@ -24,7 +24,8 @@ def test_report_card_of_a_tiny_default_suite(tmp_path):
     assert "training curves" in images
     assert any(alt.startswith("reconstruction per category") for alt in images)
     assert any(alt.startswith(("joint-all:", "onet:")) for alt in images)  # Fig. 3-style renders
-    assert re.search(r"<b style='color:[^']*'>(reproduced|contradicted|inconclusive)</b> joint training costs", text)
+    assert re.search(r"<span class='verdict' style='background:[^']*'>(reproduced|contradicted|inconclusive)</span>"
+                     r"<span class='claim-what'>joint training costs", text)
     assert "ONet baseline" in text and "the paper&#x27;s table" in text  # Table 2 beside the default suite
     assert "absent_part_rule" in text  # the conventions the metrics followed
     assert (results / "default" / next(p.name for p in (results / "default").iterdir() if p.name.startswith("onet-"))

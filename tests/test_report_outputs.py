@@ -38,7 +38,17 @@ def _card_tables(html: str) -> str:
 
 
 def render(name: str) -> str:
+    from bench.cli._common import console
+
     args = CASES[name]
+    width, console.width = console.width, 180  # as recorded, whatever COLUMNS says
+    try:
+        return _render(args)
+    finally:
+        console.width = width
+
+
+def _render(args: list[str]) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         extra = ["-o", str(Path(tmp) / "card.html")] if "html" in args else []
         res = CliRunner().invoke(app, [*args, "-r", str(RESULTS), *extra])

@@ -59,3 +59,42 @@ def test_scan_skips_bad_files(tmp_path):
     with pytest.warns(UserWarning, match="skipping"):
         found = scan_results(tmp_path)
     assert [r.run_name for r in found] == ["good"]
+
+
+def test_records_write_back_exactly_what_was_read(tmp_path):
+    """The typed records keep a file's keys, their order and keys they do not know (a newer bench's)."""
+    data = make_result().to_dict()
+    data["encoder"] = {"params": 10, "name": "onet_pointnet", "from_the_future": [1, 2]}
+    data["dataset"] = {"name": "synthetic-tiny"}  # a failed run records only the name
+    data["training"] = {"precision": "bf16", "note": "x"}
+    data["metric_info"]["reconstruction"]["extra_key"] = {"a": 1}
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(data, indent=2))
+    result = read_result(path)
+    assert json.dumps(result.to_dict()) == json.dumps(data)
+    assert result.encoder.params == 10 and result.encoder.extra == {"from_the_future": [1, 2]}
+    assert result.dataset.revision is None and result.dataset.skipped == [] and result.precision == "bf16"
+    assert result.task_info("reconstruction").main == "iou" and result.task_info("segmentation").main is None
+    # code written against the dict records still reads them
+    assert result.dataset.get("revision") is None and result.encoder["name"] == "onet_pointnet"
+    assert "revision" not in result.dataset and dict(result.training) == {"precision": "bf16", "note": "x"}
+
+
+def test_summary_is_the_category_mean_else_the_instance_mean():
+    r = make_result(metrics={"reconstruction": {"iou": 0.5, "iou_class_mean": 0.4, "chamfer_l1": 0.01,
+                                                "chamfer_l1_class_mean": None}})
+    assert r.summary("reconstruction", "iou") == 0.4
+    assert r.summary("reconstruction", "iou", mean="instance") == 0.5
+    assert r.summary("reconstruction", "chamfer_l1") == 0.01  # no category mean: the instance mean
+    assert r.summary("reconstruction", "fscore") is None and r.summary("segmentation", "miou") is None
+    with pytest.raises(ValueError):
+        r.summary("reconstruction", "iou", mean="median")
+
+
+def test_metric_info_types_are_checked(tmp_path):
+    data = make_result().to_dict()
+    data["metric_info"]["reconstruction"]["directions"] = ["iou"]
+    p = tmp_path / "result.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(ResultError, match="metric_info.reconstruction.directions"):
+        read_result(p)

@@ -149,7 +149,7 @@ def test_wrong_shape_encoder_fails_naming_the_plugin(tiny_config):
 
 
 def test_task_whose_metric_raises_is_named(tiny_config, monkeypatch):
-    from tasks.classification import Classification
+    from implicit_bench_tasks.classification import Classification
 
     def broken(self, *a, **k):
         raise ZeroDivisionError("metric bug")

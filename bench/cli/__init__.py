@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bench import __version__
-from bench.cli import data, encoders, leaderboard, run, tasks
+from bench.cli import compare, data, encoders, export, leaderboard, plugins, prepare, report, robustness, run
 from bench.cli._common import print_versions
 
 app = typer.Typer(
@@ -32,7 +32,9 @@ def root(
     """Benchmark implicit 3D shape encoders (Costain & Prisacariu): reconstruction, classification, parts."""
 
 
-for module in (run, encoders, tasks, data, leaderboard):
+# One module per command group; each only reads arguments and prints what bench/reports (or bench/training,
+# bench/data) computes.
+for module in (run, plugins, encoders, prepare, data, leaderboard, compare, report, export, robustness):
     app.add_typer(module.app)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -13,14 +14,17 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from bench.config import load_config, parse_set_options
 from bench.errors import BenchError
 
-# Piped output (CI logs, `| tee`) gets a wide console so that leaderboards are not cut to 80 columns.
+# Piped output (CI logs, `| tee`) gets a wide console so that leaderboards are not cut to 80 columns, unless
+# COLUMNS says how wide (rich reads it when the width is left to it).
 # Markup is off: paths, run and category names and plugin messages reach these consoles (also inside
 # tables), and Rich would read "[/x]" as a tag (MarkupError) or swallow "[bold]" as a style. A call that
 # styles text passes markup=True and escapes (rich.markup.escape) every value it interpolates.
-console = Console(width=None if sys.stdout.isatty() else 180, markup=False)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 180, markup=False)
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 180, markup=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() or os.environ.get("COLUMNS", "").isdigit() else 180,
+                      markup=False)
 
 
 def labelled(label: str, style: str, message: str) -> Text:
@@ -84,8 +88,17 @@ ConfigOption = typer.Option(None, "--config", "-c", help="bench.toml to use (def
 SetOption = typer.Option(None, "--set", help="Override one config value: section.key=value (repeatable).")
 
 
-def load(config: Path | None, sets: list[str] | None = None) -> tuple[Any, dict]:
-    from bench.config import load_config, parse_set_options
+# Result folders are data from anywhere: code they name is imported only when the user says so, and the
+# dataset is read where the user's bench.toml (or --data-path) keeps it, never where the file points.
+TrustOption = typer.Option(False, "--trust-plugins", help="Restore runs whose result.json names a plugin as module:attr code (imports it; only for results you trust).")
+DataPathOption = typer.Option(None, "--data-path", help="Folder of the run's dataset when it is not where bench.toml says (restoring never uses the path in result.json).")
 
+
+def load(config: Path | None, sets: list[str] | None = None) -> tuple[Any, dict]:
     return load_config(config), parse_set_options(sets)
+
+
+def user_config(path: Path | None):
+    """The user's bench.toml: where datasets live when a run is restored (never the result file's paths)."""
+    return load_config(path)
 

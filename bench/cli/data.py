@@ -1,25 +1,24 @@
-"""`bench datasets`, `bench data info`, `bench data check`, `bench data generate`."""
+"""`bench data info`, `bench data check`, `bench data generate`, `bench data figure` (`bench datasets` lists the
+registered datasets: bench/cli/plugins.py; `bench prepare` builds one: bench/cli/prepare.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.markup import escape
+from rich.table import Table
 
+from bench.checks import check_dataset
 from bench.cli._common import ConfigOption, SetOption, cli_errors, console, load
-from bench.cli.encoders import list_plugins
+from bench.config import DataConfig
+from bench.data.format import read_dataset_info
+from bench.reports.figures import parts_figure
 
 app = typer.Typer()
 data_app = typer.Typer(help="Inspect, validate and generate datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-
-@app.command("datasets")
-@cli_errors
-def datasets_cmd(check: bool = typer.Option(True, "--check/--no-check", help="Import each plugin to flag broken ones.")) -> None:
-    """List the registered datasets (built-in and third-party), one line each."""
-    list_plugins("dataset", check)
 
 
 def _data_cfg(name: str | None, preset: str | None, path: str | None, config: Path | None, sets: list[str] | None):
@@ -39,10 +38,7 @@ def info_cmd(
     config: Path = ConfigOption, sets: list[str] = SetOption,
 ) -> None:
     """Categories, parts, split sizes and part frequencies of a dataset (generating it if needed)."""
-    import numpy as np
-    from rich.table import Table
-
-    from bench.data.dataset import ShapeStore, open_dataset
+    from bench.data.dataset import ShapeStore, open_dataset  # torch
 
     cfg = _data_cfg(name, preset, path, config, sets)
     info = open_dataset(cfg.data)
@@ -75,11 +71,6 @@ def info_cmd(
 def check_cmd(path: Path = typer.Argument(..., help="Dataset folder to validate.")) -> None:
     """Validate every shape of a dataset folder (points, surface, parts, and voxels and views where it has
     them) and report all broken ones, not just the first; exit code 1 if any."""
-    from rich.markup import escape
-
-    from bench.checks import check_dataset
-    from bench.data.format import read_dataset_info
-
     info = read_dataset_info(path)
     ids, broken = check_dataset(info)
     if not broken:
@@ -102,8 +93,7 @@ def generate_cmd(
     seed: int = typer.Option(0, help="Generator seed."),
 ) -> None:
     """Generate the synthetic dataset into the cache (bench run does this on first use)."""
-    from bench.config import DataConfig
-    from bench.data.synthetic import SyntheticDataset
+    from bench.data.synthetic import SyntheticDataset  # trimesh: a second to import at every start
 
     ds = SyntheticDataset(DataConfig(preset=preset, data_dir=data_dir or ""), seed=seed)
     root = ds.prepare()
@@ -120,10 +110,7 @@ def figure_cmd(
     config: Path = ConfigOption, sets: list[str] = SetOption,
 ) -> None:
     """Draw the first shape of each category with its surface points coloured by part (PNG)."""
-    import numpy as np
-
-    from bench.data.dataset import ShapeStore, open_dataset
-    from bench.figures import parts_figure
+    from bench.data.dataset import ShapeStore, open_dataset  # torch
 
     cfg = _data_cfg(name, preset, None, config, sets)
     info = open_dataset(cfg.data)
@@ -139,38 +126,3 @@ def figure_cmd(
         panels.append((store.surface[sl], labels, f"{cat.name}: {parts}"))
     console.print(f"wrote {parts_figure(panels, out)}")
 
-
-@app.command("prepare")
-@cli_errors
-def prepare_cmd(
-    name: str = typer.Argument(..., help="modelnet40 | shapenetpart | meshes"),
-    path: Path = typer.Option(..., "--path", help="Raw source folder."),
-    mesh_path: Path = typer.Option(None, "--mesh-path", help="ShapeNetCore meshes (shapenetpart only)."),
-    out: Path = typer.Option(None, "--out", help="Output folder (default: the cache, where bench run finds it)."),
-    shard: str = typer.Option(None, "--shard", help="i/n: prepare every n-th shape starting at i (cluster job arrays)."),
-    workers: int = typer.Option(0, "--workers", help="Processes (default: all cores)."),
-    points: int = typer.Option(100_000, "--points", help="Query points per shape."),
-    surface: int = typer.Option(100_000, "--surface", help="Surface points per shape."),
-) -> None:
-    """Turn raw meshes into the dataset format: normalise, winding-number occupancy, samples, Voronoi parts."""
-    from dataclasses import replace
-
-    from bench.config import DataConfig
-    from bench.shards import parse_shard
-    from bench.errors import ConfigError
-    from bench.registry import DATASETS
-
-    if name not in ("modelnet40", "shapenetpart", "meshes"):
-        raise ConfigError(f"bench prepare {name}: choose modelnet40, shapenetpart or meshes.")
-    adapter = DATASETS.load(name)(DataConfig(name=name, path=str(path), mesh_path=str(mesh_path or "")))
-    adapter.set_params(replace(adapter.params, n_points=points, n_surface=surface))
-    root = out or adapter.root
-    report, info = adapter.build(root, workers=workers, shard=parse_shard(shard))
-    console.print(f"{report.done} prepared, {report.skipped_existing} already done, {len(report.failed)} failed "
-                  f"({report.method or 'nothing labelled'}) -> {root}")
-    for sid, err in report.failed[:20]:
-        console.print(f"[yellow]skipped[/yellow] {escape(str(sid))}: {escape(str(err))}", highlight=False, markup=True)
-    if info is None:
-        console.print("dataset.json not written yet: other shards are unfinished.")
-    else:
-        console.print(f"dataset.json written: {sum(len(v) for v in info.splits.values())} shapes, revision {info.revision}")

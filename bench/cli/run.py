@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from bench.cli._common import ConfigOption, SetOption, cli_errors, console, load
+from bench.cli._output import render
+from bench.reports.claims import check_claims
+from bench.shards import parse_shard
 
 app = typer.Typer()
 
@@ -41,7 +45,7 @@ def run_cmd(
 
     Several processes: torchrun --nproc_per_node N -m bench.cli run ... (DDP; gloo on CPU, NCCL on CUDA).
     """
-    from bench.training.plan import find_cached, resolve_suite
+    from bench.training.plan import find_cached, resolve_suite, select_runs  # torch
 
     cfg, overrides = load(config, sets)
     named = {
@@ -51,44 +55,45 @@ def run_cmd(
         "output": {"results_dir": str(results_dir) if results_dir else None, "log": log},
         "eval": {"eval_mesh": eval_mesh, "mesh_shapes": mesh_shapes},
     }
-    for section, values in named.items():
-        for key, value in values.items():
-            if value is not None:
-                overrides.setdefault(section, {})[key] = value
-    from bench.shards import parse_shard
-    from bench.training.plan import select_runs
-
+    _add_options(overrides, named)
     runs = resolve_suite(cfg, suite, overrides, step_limited=max_steps is not None, profile=profile, seeds=seeds)
     runs = select_runs(runs, [n.strip() for n in runs_only.split(",")] if runs_only else None, parse_shard(shard))
     if not runs:
         console.print(f"shard {shard} of suite {suite}: no runs fall to this shard (the suite has fewer groups of runs)")
         return
-    from bench.training.distributed import from_env
+    from bench.training.distributed import from_env  # torch
 
     ctx = from_env(runs[0].cfg.train.device) if not dry_run else None
     if ctx is None or ctx.main:
         _print_plan(runs, find_cached)
     if dry_run:
         return
-    from bench.training.runner import run_suite
+    from bench.training.runner import run_suite  # torch
 
     results = run_suite(runs, rerun=rerun, progress=not quiet, log=lambda m: console.print(m, highlight=False), ctx=ctx)
     if not ctx.main:
         return
-    from bench.cli.leaderboard import render
+    _print_results(results, suite, Path(runs[0].cfg.output.results_dir))
 
+
+def _add_options(overrides: dict, named: dict[str, dict]) -> None:
+    """The options given on the command line (not None) as config overrides, over any --set."""
+    for section, values in named.items():
+        for key, value in values.items():
+            if value is not None:
+                overrides.setdefault(section, {})[key] = value
+
+
+def _print_results(results, suite: str, results_dir: Path) -> None:
+    """The suite's leaderboard and the paper's claims on it; exit code 1 if a run failed."""
     render(results, title=f"suite {suite}")
-    from bench.claims import check_claims
-
-    for verdict in check_claims(results, suite, Path(runs[0].cfg.output.results_dir)):
+    for verdict in check_claims(results, suite, results_dir):
         console.print(verdict.line(), highlight=False)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
 
 def _print_plan(runs, find_cached) -> None:
-    from rich.table import Table
-
     table = Table(title=f"suite {runs[0].suite}: {len(runs)} runs")
     for col in ("run", "protocol", "tasks", "encoder", "dataset", "steps", "seed", "precision", "config", "status"):
         table.add_column(col)

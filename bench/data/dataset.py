@@ -10,8 +10,10 @@ import numpy as np
 import torch
 
 from bench.config import DataConfig
+from bench.contracts import ShapeView
 from bench.data.format import DatasetInfo, odd_ones, read_dataset_info, read_shape
-from bench.errors import BenchError, DataError, did_you_mean
+from bench.blame import blame, build_plugin
+from bench.errors import DataError, PluginContractError, PluginLoadError, did_you_mean
 from bench.registry import DATASETS
 
 
@@ -21,25 +23,15 @@ def open_dataset(cfg: DataConfig, seed: int = 0, progress: bool = True, with_vie
     ``with_views``: image input; the plugin renders ``cfg.views`` views per shape unless they exist.
     """
     plugin = DATASETS.load(cfg.name)
-    try:
-        dataset = plugin(cfg, seed=seed)
-    except TypeError as exc:  # the contract: built with (cfg: DataConfig, seed: int = 0)
-        from bench.errors import PluginContractError
-
-        raise PluginContractError(f"{DATASETS.entry(cfg.name).label('dataset')} could not be built with "
-                                  f"(cfg, seed={seed}): {exc}. A dataset plugin is called as plugin(cfg, seed=...).") from exc
-    try:
+    label = DATASETS.entry(cfg.name).label("dataset")
+    dataset = build_plugin(label, plugin, (cfg,), {"seed": seed}, given=f"(cfg, seed={seed})",
+                           fix="A dataset plugin is called as plugin(cfg, seed=...).", type_error=PluginContractError)
+    with blame(label, "prepare", PluginLoadError):
         root = dataset.prepare(progress=progress)
-    except BenchError:
-        raise
-    except Exception as exc:
-        from bench.errors import PluginLoadError
-
-        raise PluginLoadError(f"{DATASETS.entry(cfg.name).label('dataset')} raised in prepare: "
-                              f"{type(exc).__name__}: {exc}") from exc
     info = read_dataset_info(root)
     if with_views and cfg.views > 0 and hasattr(dataset, "render"):
-        dataset.render(info, cfg.views, cfg.image_size, progress=progress)
+        with blame(label, "render", PluginLoadError):
+            dataset.render(info, cfg.views, cfg.image_size, progress=progress)
     return info
 
 
@@ -76,6 +68,22 @@ class ShapeStore:
     def surf(self, i: int) -> slice:
         return slice(int(self.s_off[i]), int(self.s_off[i] + self.s_count[i]))
 
+    def view(self, i: int) -> ShapeView:
+        """Shape i as a task scores it: read-only views of its rows of the flat arrays (no copy)."""
+        q, s = self.query(i), self.surf(i)
+
+        def rows(array: np.ndarray | None, sl: slice) -> np.ndarray | None:
+            if array is None:
+                return None
+            out = array[sl]  # basic slicing: a view
+            out.flags.writeable = False  # of this view only; the store's arrays stay writeable
+            return out
+
+        return ShapeView(shape_id=self.ids[i], category=int(self.category[i]), index=int(i),
+                         points=rows(self.points, q), occ=rows(self.occ, q), n_uniform=int(self.n_uniform[i]),
+                         surface=rows(self.surface, s), normals=rows(self.normals, s),
+                         labels=rows(self.labels, q), surface_labels=rows(self.surface_labels, s))
+
     @classmethod
     def load(
         cls, info: DatasetInfo, split: str, with_parts: bool = False, with_voxels: bool = False,
@@ -90,7 +98,7 @@ class ShapeStore:
             raise DataError(f"{info.root}: dataset {info.name} has no part labels; segmentation needs them.")
         ids = info.splits[split]
         if stratified:
-            from bench.evaluation.sampling import category_of, stratified_sample
+            from bench.data.sampling import category_of, stratified_sample
 
             ids = [ids[k] for k in stratified_sample([category_of(s) for s in ids], max_shapes)]
         else:
@@ -152,11 +160,12 @@ def _draw(rng: np.random.Generator, offset: np.ndarray, count: np.ndarray, k: in
 
 
 class ShapeDataset(torch.utils.data.Dataset):
-    """Sample dicts of DESIGN.md from a ShapeStore, with ONet's input corruption.
+    """Sample dicts (docs/design.md, "Samples") from a ShapeStore, with ONet's input corruption.
 
     ``dataset[i]`` gives one shape (random draws from ``seed`` and i); ``dataset.batch(idx, rng)`` gives a
-    batch in one vectorised pass. Keys: inputs (B, N, 3) | (B, R, R, R), points (B, M, 3), occ (B, M),
-    part (B, M) when the dataset has parts, category (B,).
+    batch in one vectorised pass. Keys: inputs (B, N, 3) | (B, R, R, R) | (B, 3, H, W), points (B, M, 3),
+    occ (B, M), part (B, M) when the dataset has parts, category (B,). ``dataset.inputs(idx, rng)`` gives the
+    inputs alone, as evaluation needs them.
     """
 
     def __init__(self, store: ShapeStore, cfg: DataConfig, modality: str = "pointcloud", seed: int = 0):
@@ -177,28 +186,52 @@ class ShapeDataset(torch.utils.data.Dataset):
         return {k: v[0] for k, v in self.batch(np.array([i]), rng).items()}
 
     def batch(self, idx: np.ndarray, rng: np.random.Generator, n_query: int | None = None) -> dict[str, torch.Tensor]:
-        st, cfg = self.store, self.cfg
+        """A training batch of shapes ``idx``: their inputs, then ``n_query`` (default data.n_query_points) query
+        points each, a share data.near_surface_share of them near the surface, drawn from ``rng`` in that order."""
+        st = self.store
         idx = np.asarray(idx, dtype=np.int64)
-        m = cfg.n_query_points if n_query is None else n_query
-        out: dict[str, torch.Tensor] = {"category": torch.from_numpy(st.category[idx])}
-        if self.modality == "pointcloud":
-            flat = _draw(rng, st.s_off[idx], st.s_count[idx], cfg.n_input_points)
-            pts = st.surface[flat].astype(np.float32)
-            if cfg.input_noise > 0:
-                pts += rng.standard_normal(pts.shape, dtype=np.float32) * np.float32(cfg.input_noise)
-            out["inputs"] = torch.from_numpy(pts)
-        elif self.modality == "voxels":
-            out["inputs"] = torch.from_numpy(st.voxels[idx].astype(np.float32))
-        else:  # one random view per shape, (B, 3, H, W) in [0, 1]
-            view = rng.integers(0, st.views.shape[1], len(idx))
-            out["inputs"] = torch.from_numpy(st.views[idx, view].transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
-        n_near_avail = st.p_count[idx] - st.n_uniform[idx]
-        m_near = int(round(m * cfg.near_surface_share)) if (n_near_avail > 0).all() else 0
-        flat = _draw(rng, st.p_off[idx], st.n_uniform[idx], m - m_near)
-        if m_near:
-            flat = np.concatenate([flat, _draw(rng, st.p_off[idx] + st.n_uniform[idx], n_near_avail, m_near)], 1)
+        out: dict[str, torch.Tensor] = {"category": torch.from_numpy(st.category[idx]),
+                                        "inputs": self._draw_inputs(idx, rng)}
+        flat = self._draw_queries(idx, rng, self.cfg.n_query_points if n_query is None else n_query)
         out["points"] = torch.from_numpy(st.points[flat].astype(np.float32))
         out["occ"] = torch.from_numpy(st.occ[flat])
         if st.labels is not None:
             out["part"] = torch.from_numpy(st.labels[flat].astype(np.int64))
         return out
+
+    def inputs(self, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """Only the encoder inputs of shapes ``idx`` (what evaluation gives the encoder): (B, N, 3) points |
+        (B, R, R, R) voxels | (B, 3, H, W) images in [0, 1]. Drawn from ``rng`` exactly as
+        ``batch(idx, rng, n_query=1)`` draws them, and leaving ``rng`` where that leaves it (the one query
+        point per shape is drawn and dropped), so that successive batches of an evaluation get the inputs that
+        evaluations have always had, and give the same numbers."""
+        idx = np.asarray(idx, dtype=np.int64)
+        inputs = self._draw_inputs(idx, rng)
+        self._draw_queries(idx, rng, 1)
+        return inputs
+
+    def _draw_inputs(self, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+        """The inputs of ``batch``, with ONet's corruption: data.n_input_points surface points with Gaussian
+        noise of data.input_noise | the voxel grid | one random view per shape."""
+        st, cfg = self.store, self.cfg
+        if self.modality == "pointcloud":
+            flat = _draw(rng, st.s_off[idx], st.s_count[idx], cfg.n_input_points)
+            pts = st.surface[flat].astype(np.float32)
+            if cfg.input_noise > 0:
+                pts += rng.standard_normal(pts.shape, dtype=np.float32) * np.float32(cfg.input_noise)
+            return torch.from_numpy(pts)
+        if self.modality == "voxels":
+            return torch.from_numpy(st.voxels[idx].astype(np.float32))
+        view = rng.integers(0, st.views.shape[1], len(idx))  # (B, 3, H, W) in [0, 1]
+        return torch.from_numpy(st.views[idx, view].transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+
+    def _draw_queries(self, idx: np.ndarray, rng: np.random.Generator, m: int) -> np.ndarray:
+        """(B, m) flat indices into the store's query points: uniform ones, then near-surface ones (when every
+        shape of the batch has some)."""
+        st = self.store
+        n_near_avail = st.p_count[idx] - st.n_uniform[idx]
+        m_near = int(round(m * self.cfg.near_surface_share)) if (n_near_avail > 0).all() else 0
+        flat = _draw(rng, st.p_off[idx], st.n_uniform[idx], m - m_near)
+        if m_near:
+            flat = np.concatenate([flat, _draw(rng, st.p_off[idx] + st.n_uniform[idx], n_near_avail, m_near)], 1)
+        return flat

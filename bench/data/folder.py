@@ -10,7 +10,7 @@ from bench.errors import ConfigError, DataError
 
 
 class FolderDataset:
-    """A prepared dataset folder with dataset.json (data.path); the format of DESIGN.md."""
+    """A prepared dataset folder with dataset.json (data.path); the format of docs/design.md."""
 
     def __init__(self, cfg: DataConfig, seed: int = 0):
         if not cfg.path:

@@ -5,8 +5,9 @@ A dataset folder holds ``dataset.json`` and one folder per shape, ``<category>/<
 ``n_uniform``: the first n_uniform points are uniform in the padded box, the rest near the surface),
 ``pointcloud.npz`` (``points``, ``normals`` (S, 3)), and where parts exist ``parts.npz`` (``labels`` (P,)
 for the query points, -1 outside; ``surface_labels`` (S,)). ``voxels.npz`` (``voxels`` bit-packed R^3,
-``resolution``) is optional. ONet's preprocessed ShapeNet (no dataset.json, ``<cat>/{train,val,test}.lst``)
-reads as it is.
+``resolution``) is optional. ONet's preprocessed ShapeNet (no dataset.json, ``<cat>/{train,val,test}.lst``,
+``img_choy2016/``, ``model.binvox``) reads as it is: its own files are read by bench/data/onet.py, which
+this module imports only inside the functions that fall back to it (onet imports this module).
 """
 
 from __future__ import annotations
@@ -205,53 +206,6 @@ def _parse_dataset_json(data: Any, where: str) -> DatasetInfo:
     )
 
 
-def _onet_category_names(root: Path) -> dict[str, str]:
-    """Names from ONet's metadata.yaml (``<id>:\\n  id: ..\\n  name: ..``), read without a YAML library."""
-    path = root / "metadata.yaml"
-    names: dict[str, str] = {}
-    if not path.is_file():
-        return names
-    current = None
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line and not line.startswith(" ") and line.rstrip().endswith(":"):
-            current = line.strip()[:-1].strip("'\"")
-        elif current and line.strip().startswith("name:"):
-            names[current] = line.split(":", 1)[1].strip().strip("'\"").split(",")[0]
-    return names
-
-
-def _read_lst(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").split()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: unreadable split list ({exc}); it must be UTF-8 text, one shape name a line.") from exc
-
-
-def _read_onet_layout(root: Path) -> DatasetInfo:
-    names = _onet_category_names(root)
-    cats, splits = [], {s: [] for s in SPLITS}
-    for cat_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        lists = {s: cat_dir / f"{s}.lst" for s in SPLITS}
-        if not any(p.is_file() for p in lists.values()):
-            continue
-        cats.append(Category(cat_dir.name, names.get(cat_dir.name, cat_dir.name)))
-        for split, lst in lists.items():
-            if lst.is_file():
-                for line in _read_lst(lst):
-                    sid = f"{cat_dir.name}/{line.strip()}"
-                    check_shape_id(sid, str(lst))
-                    splits[split].append(sid)
-    if not cats:
-        raise DataError(
-            f"{root}: neither {DATASET_FILE} nor ONet category folders with train/val/test.lst were found. "
-            "Point --set data.path at a prepared dataset folder (see `bench prepare`)."
-        )
-    check_splits(splits, f"{root} (the ONet <category>/<split>.lst files)")
-    revision = "onet-" + str(sum(len(v) for v in splits.values()))
-    return DatasetInfo(name=root.name, revision=revision, categories=cats, part_names=[], splits=splits,
-                       made_by={"layout": "onet"})
-
-
 def read_dataset_info(root: str | Path) -> DatasetInfo:
     """Read ``dataset.json`` (validated) or infer the info of an ONet-layout folder."""
     root = Path(root)
@@ -265,7 +219,9 @@ def read_dataset_info(root: str | Path) -> DatasetInfo:
             raise DataError(f"{path}: not valid JSON ({type(exc).__name__}: {exc}).") from exc
         info = _parse_dataset_json(data, str(path))
     else:
-        info = _read_onet_layout(root)
+        from bench.data import onet  # lazily: onet imports this module
+
+        info = onet.read_layout(root)
     info.root = str(root)
     return info
 
@@ -335,7 +291,7 @@ class ShapeArrays:
     views: np.ndarray | None = None  # (V, H, W, 3) uint8
 
 
-def _fix_hint(path: Path) -> str:
+def fix_hint(path: Path) -> str:
     if path.name == "views.npz":
         return "delete views.npz and the views are rendered again on first use"
     if path.name == "model.binvox":  # ONet's data: bench does not make binvox files
@@ -354,7 +310,7 @@ def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path) -> np
     where = f"{path}: member '{member.filename}'"
     with zf.open(member) as fh:
         if fh.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
-            raise DataError(f"{where} is not a .npy array (no NUMPY header); the file is corrupt: {_fix_hint(path)}.")
+            raise DataError(f"{where} is not a .npy array (no NUMPY header); the file is corrupt: {fix_hint(path)}.")
         fh.seek(0)
         reader = _NPY_HEADER_READERS.get(np.lib.format.read_magic(fh))
         if reader is None:
@@ -364,7 +320,7 @@ def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path) -> np
         held = member.file_size - fh.tell()
         if min(shape, default=0) < 0 or claimed > held:
             raise DataError(f"{where}: its header claims a {dtype} array of shape {shape} ({claimed:,} bytes) but "
-                            f"the member holds {held:,} bytes; the file is corrupt or truncated: {_fix_hint(path)}.")
+                            f"the member holds {held:,} bytes; the file is corrupt or truncated: {fix_hint(path)}.")
         fh.seek(0)
         return np.lib.format.read_array(fh, allow_pickle=False)
 
@@ -384,7 +340,7 @@ def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     # MemoryError: a forged zip size that the header check could not see through
     except (OSError, ValueError, EOFError, RuntimeError, MemoryError, OverflowError, zipfile.BadZipFile,
             zlib.error) as exc:
-        raise DataError(f"{path}: unreadable or corrupt npz ({type(exc).__name__}: {exc}); {_fix_hint(path)}.") from exc
+        raise DataError(f"{path}: unreadable or corrupt npz ({type(exc).__name__}: {exc}); {fix_hint(path)}.") from exc
     missing = [k for k in keys if k not in arrays]
     if missing:
         raise DataError(f"{path}: missing arrays {missing} (has {sorted(arrays)}).")
@@ -483,56 +439,35 @@ def write_views(shape_dir: Path, images: np.ndarray, azimuths: np.ndarray) -> No
 
 
 def has_views(shape_dir: Path) -> bool:
-    return (Path(shape_dir) / "views.npz").is_file() or (Path(shape_dir) / "img_choy2016").is_dir()
+    from bench.data.onet import VIEWS_FOLDER
+
+    return (Path(shape_dir) / "views.npz").is_file() or (Path(shape_dir) / VIEWS_FOLDER).is_dir()
 
 
 def has_voxels(shape_dir: Path) -> bool:
-    return (Path(shape_dir) / "voxels.npz").is_file() or (Path(shape_dir) / "model.binvox").is_file()
+    from bench.data.onet import VOXELS_FILE
 
-
-def _read_choy_images(folder: Path) -> np.ndarray:
-    from skimage.io import imread
-
-    # is_file: a pipe or device named *.jpg would block the read forever
-    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".jpg", ".png") and f.is_file())
-    if not files:
-        raise DataError(f"{folder}: no .jpg or .png images; delete the empty folder so that views are rendered.")
-    images = []
-    for f in files:
-        try:
-            images.append(_rgb(imread(f)))
-        except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError on some broken headers
-            raise DataError(f"{f}: unreadable image ({type(exc).__name__}: {exc}); replace or delete it.") from exc
-    sizes = sorted({im.shape for im in images})
-    if len(sizes) > 1:
-        raise DataError(f"{folder}: images differ in size ({sizes[0]} vs {sizes[1]}); they must share one size.")
-    return np.stack(images)
+    return (Path(shape_dir) / "voxels.npz").is_file() or (Path(shape_dir) / VOXELS_FILE).is_file()
 
 
 def read_views(shape_dir: Path, n_views: int = 0) -> np.ndarray:
     """(V, H, W, 3) uint8 views from views.npz, or ONet's img_choy2016/*.jpg folder as it is."""
+    from bench.data import onet
+
     shape_dir = Path(shape_dir)
     path = shape_dir / "views.npz"
     if path.is_file():
         images = _load_npz(path, ("images",))["images"]
-    elif (shape_dir / "img_choy2016").is_dir():
-        path = shape_dir / "img_choy2016"
-        images = _read_choy_images(path)
+    elif (shape_dir / onet.VIEWS_FOLDER).is_dir():
+        path = shape_dir / onet.VIEWS_FOLDER
+        images = onet.read_choy_images(path)
     else:
         raise DataError(f"{shape_dir}: no views.npz or img_choy2016/; image input needs rendered views "
                         "(set data.views, e.g. --set data.views=24, and they are rendered on first use).")
     if images.ndim != 4 or images.shape[-1] != 3 or len(images) == 0 or images.dtype != np.uint8:
         raise DataError(f"{path}: views must be (V, H, W, 3) uint8 images, got {images.dtype} {images.shape}; "
-                        f"{_fix_hint(path)}.")
+                        f"{fix_hint(path)}.")
     return images[:n_views] if n_views else images
-
-
-def _rgb(img: np.ndarray) -> np.ndarray:
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    if img.ndim != 3 or img.shape[-1] < 3:
-        raise ValueError(f"not an RGB or grey image (shape {img.shape})")
-    return img[..., :3].astype(np.uint8)
 
 
 def odd_ones(sizes: list[tuple[int, ...]], ids: list[str]) -> tuple[tuple[int, ...], list[tuple[str, tuple[int, ...]]]]:
@@ -541,10 +476,10 @@ def odd_ones(sizes: list[tuple[int, ...]], ids: list[str]) -> tuple[tuple[int, .
     return common, [(sid, size) for sid, size in zip(ids, sizes) if size != common]
 
 
-def _check_resolution(r: int, path: Path) -> int:
+def check_resolution(r: int, path: Path) -> int:
     if not 2 <= r <= MAX_VOXEL_RESOLUTION:
         raise DataError(f"{path}: voxel resolution {r} is outside [2, {MAX_VOXEL_RESOLUTION}]; the file is corrupt or "
-                        f"not a voxel grid: {_fix_hint(path)}.")
+                        f"not a voxel grid: {fix_hint(path)}.")
     return r
 
 
@@ -553,40 +488,20 @@ def _read_voxels_npz(path: Path) -> np.ndarray:
     res, packed = v["resolution"], v["voxels"]
     if res.size != 1 or not np.issubdtype(res.dtype, np.integer):
         raise DataError(f"{path}: 'resolution' must be one integer, got {res.dtype} {res.shape}.")
-    r = _check_resolution(int(res.reshape(())), path)
+    r = check_resolution(int(res.reshape(())), path)
     if packed.dtype != np.uint8 or packed.size != (r**3 + 7) // 8:
         raise DataError(f"{path}: 'voxels' has {packed.size} {packed.dtype} entries; a bit-packed {r}^3 grid has "
-                        f"{(r**3 + 7) // 8} uint8 (np.packbits): {_fix_hint(path)}.")
+                        f"{(r**3 + 7) // 8} uint8 (np.packbits): {fix_hint(path)}.")
     return unpack_occupancies(packed.reshape(-1), r**3).reshape(r, r, r)
-
-
-def _read_binvox(path: Path) -> np.ndarray:
-    """ONet's model.binvox, its header and run lengths checked before trimesh expands them."""
-    from trimesh.exchange.binvox import parse_binvox, voxel_from_binvox
-
-    try:
-        with open(path, "rb") as fh:
-            bv = parse_binvox(fh, writeable=True)
-    except (OSError, ValueError, IndexError, KeyError) as exc:
-        raise DataError(f"{path}: not a readable binvox file ({exc}); {_fix_hint(path)}.") from exc
-    dims = [int(d) for d in np.asarray(bv.shape).reshape(-1)]
-    if len(dims) != 3 or len(set(dims)) != 1:
-        raise DataError(f"{path}: binvox grid is {dims}; the voxel encoder needs a cubic R x R x R grid.")
-    r = _check_resolution(dims[0], path)
-    rle = np.asarray(bv.rle_data, dtype=np.uint8)
-    decoded = int(rle[1::2].sum(dtype=np.int64))
-    if len(rle) % 2 or decoded != r**3:
-        raise DataError(f"{path}: binvox run lengths give {decoded} voxels ({len(rle)} bytes), the header says "
-                        f"{r}^3 = {r**3}; the file is truncated or corrupt: {_fix_hint(path)}.")
-    grid = voxel_from_binvox(rle, bv.shape, bv.translate, bv.scale, axis_order="xzy")
-    return np.asarray(grid.matrix, dtype=bool)
 
 
 def read_voxels(shape_dir: Path) -> np.ndarray:
     """(R, R, R) bool from voxels.npz, or ONet's model.binvox (read with trimesh)."""
+    from bench.data import onet
+
     shape_dir = Path(shape_dir)
     if (shape_dir / "voxels.npz").is_file():
         return _read_voxels_npz(shape_dir / "voxels.npz")
-    if (shape_dir / "model.binvox").is_file():
-        return _read_binvox(shape_dir / "model.binvox")
+    if (shape_dir / onet.VOXELS_FILE).is_file():
+        return onet.read_binvox(shape_dir / onet.VOXELS_FILE)
     raise DataError(f"{shape_dir}: no voxels.npz or model.binvox; the voxel encoder needs one of them.")

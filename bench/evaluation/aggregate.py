@@ -45,9 +45,3 @@ def aggregate(rows: list[dict[str, Any]], tasks: list[str], n_bootstrap: int = 0
             intervals[task] = ci
     return metrics, per_category, intervals
 
-
-def metric_directions(info: dict[str, Any]) -> dict[str, str]:
-    """A task's metric_info directions with its category means added (same direction)."""
-    directions = dict(info.get("directions", {}))
-    directions.update({m + CLASS_MEAN: d for m, d in list(directions.items()) if not m.endswith(CLASS_MEAN)})
-    return directions

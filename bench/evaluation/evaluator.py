@@ -1,32 +1,43 @@
 """Evaluate a trained multi-task model on a split: one row of scores per shape, from each task.
 
-Per shape, all point heads are decoded once, on the union of the points the point tasks are scored on;
-each task then scores its own slice. Tasks that score meshes (``Task.scores_mesh``) get the mesh of
-their occupancy field, extracted by MISE. Input corruption at evaluation time is drawn from a fixed
-seed, so two evaluations of the same model give the same numbers. Non-finite latents or logits stop the
-evaluation naming the plugin that made them: NaN would otherwise come out of the metrics as finite,
-wrong numbers (a NaN logit thresholds to "empty", argmax picks class 0).
+Inference goes through a ``Predictor`` (bench/evaluation/predictor.py). Shapes are encoded EVAL_BATCH at a
+time, from the encoder inputs the dataset gives them (``ShapeDataset.inputs``; input corruption drawn from a
+fixed seed, so two evaluations of the same model give the same numbers) or that ``input_fn`` gives them.
+Per shape, all point heads are decoded once, on the union of the points the point tasks are scored on; each
+task then scores its own slice (bench/task_adapter.py calls it by its task contract). Tasks that score
+meshes (``Task.scores_mesh``) get the mesh of their occupancy field, extracted by MISE with the task's own
+eval config, the one its IoU threshold comes from. Non-finite latents or logits stop the evaluation naming
+the plugin that made them (``Predictor``).
+
+Robustness evaluation hooks in with ``input_fn`` (the inputs the encoder gets, e.g. corrupted) and
+``point_transform`` (a rotation of the shape the model saw, which the query points follow).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from bench.config import DataConfig, EvalConfig
+from bench.config import DataConfig
 from bench.contracts import Task
 from bench.data.dataset import ShapeDataset, ShapeStore
 from bench.errors import PluginContractError
 from bench.evaluation.aggregate import aggregate
-from bench.evaluation.mesh import extract_mise
+from bench.evaluation.predictor import POINT_CHUNK, Predictor, PrecisionLike, mesh_config  # noqa: F401 - re-exported
+from bench.task_adapter import TaskScorer, task_label
 
-POINT_CHUNK = 16384  # decoder activations of 16k points stay in L3 on CPU (docs/performance.md)
 EVAL_SEED = 12345  # input corruption of evaluation and export: fixed, so evaluations are repeatable
 EVAL_BATCH = 16  # shapes encoded at once
+
+InputFn = Callable[[np.ndarray], torch.Tensor]
+"""(B,) indices of shapes of the store -> their encoder inputs, (B, ...) as ``ShapeDataset.inputs`` gives them."""
+PointTransform = Callable[[int], "np.ndarray | None"]
+"""The index of a shape of the store -> a (3, 3) rotation R, or None: with R, the shape's query points p
+(and the MISE grid) are decoded at ``R @ p``, and scored against the ground truth of p."""
 
 
 @dataclass
@@ -37,137 +48,130 @@ class Evaluation:
     per_category: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     intervals: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)
     """95 % bootstrap interval over shapes of each metric and category mean: ``[low, high]``."""
+    latents: np.ndarray | None = None
+    """(S, D) float32 latents of every shape of the store, in store order (``evaluate(..., keep_latents=True)``)."""
 
 
-@torch.no_grad()
-def decode_points(model, z: torch.Tensor, points: np.ndarray, device: torch.device, amp: bool = False,
-                  only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """One latent (1, D), (P, 3) points -> {point task: (P, C) logits}, in chunks (P may be 0)."""
-    heads = model.point_heads
-    outs: dict[str, list[np.ndarray]] = {t: [np.zeros((0, c), np.float32)] for t, c in heads.channels.items()
-                                         if only is None or t in only}
-    for start in range(0, len(points), POINT_CHUNK):
-        p = torch.from_numpy(np.ascontiguousarray(points[start:start + POINT_CHUNK], dtype=np.float32))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            res = heads(p.to(device).unsqueeze(0), z, only=only)
-        for task, logits in res.items():
-            outs.setdefault(task, []).append(logits[0].float().cpu().numpy())
-    return {t: np.concatenate(v) for t, v in outs.items()}
+def eval_inputs(store: ShapeStore, data_cfg: DataConfig, modality: str = "pointcloud", seed: int = EVAL_SEED) -> InputFn:
+    """The encoder inputs evaluation gives the shapes of ``store`` by default (``ShapeDataset.inputs``, drawn
+    from one random stream of ``seed``): call it, as ``evaluate`` does, on the batches of shapes in store
+    order (``np.arange`` slices of EVAL_BATCH), once each, to get the inputs of an evaluation."""
+    dataset = ShapeDataset(store, data_cfg, modality, seed=seed)
+    rng = np.random.default_rng(seed)
+    return lambda idx: dataset.inputs(idx, rng)
 
 
-def mesh_for_task(model, name: str, task: Task, z: torch.Tensor, eval_cfg: EvalConfig, device: torch.device,
-                  amp: bool = False):
-    """The mesh of a ``scores_mesh`` task's occupancy field for one latent (1, D), by MISE."""
-
-    def query(points: np.ndarray) -> np.ndarray:
-        return task.occupancy_logits(decode_points(model, z, points, device, amp, only=(name,))[name])
-
-    return extract_mise(query, eval_cfg.mise_resolution, eval_cfg.mise_upsampling, eval_cfg.iou_threshold).mesh
-
-
-def _encoder_label(model, encoder_name: str | None) -> str:
-    if encoder_name is None:  # a caller that does not know the plugin name: the class says where to look
-        cls = type(model.encoder)
-        return f"encoder {cls.__module__}:{cls.__qualname__}"
-    from bench.registry import ENCODERS
-
-    return ENCODERS.entry(encoder_name).label("encoder")
-
-
-def check_latents(model, z: torch.Tensor, encoder_name: str | None, store: ShapeStore, idx: np.ndarray) -> None:
-    """Latents of the shapes ``idx`` must be finite; NaN/inf stops the evaluation naming the encoder plugin."""
-    bad = ~torch.isfinite(z.detach()).reshape(len(z), -1).all(1)
-    if not bool(bad.any()):
-        return
-    shapes = [store.ids[i] for i in idx[bad.cpu().numpy()]]
-    hint = f" or run `bench check-encoder {encoder_name}`" if encoder_name else ""
-    raise PluginContractError(
-        f"{_encoder_label(model, encoder_name)} returned NaN/inf latents in eval mode for {len(shapes)} of {len(idx)} "
-        f"shapes of split '{store.split}' (first: {shapes[0]}); no metrics are computed from them. Check what the "
-        f"encoder does when not self.training (batch-norm running statistics, dropout, eval-only branches){hint}.")
-
-
-def check_logits(logits: np.ndarray, label: Callable[[], str], task: str, store: ShapeStore, i: int) -> None:
-    """Logits of one task on shape i must be finite; ``label()`` names the plugin that made them (looked up
-    only on failure)."""
-    if not np.isfinite(logits).all():
-        raise PluginContractError(f"{label()} returned NaN/inf {task} logits in eval mode on shape {store.ids[i]} "
-                                  f"(split '{store.split}') from a finite latent; no metrics are computed from them.")
-
-
-def _score_points(model, tasks: dict[str, Task], z: torch.Tensor, store: ShapeStore, i: int, device,
-                  amp: bool) -> dict[str, dict[str, Any]]:
-    """Every point task's scores of shape i from one decoding of the union of their points."""
-    indices = {name: np.asarray(_plugin_call(name, "eval_indices", store, i, task.eval_indices, store, i), np.int64)
-               for name, task in tasks.items()}
-    union = np.unique(np.concatenate(list(indices.values())))
-    logits = decode_points(model, z, store.points[union], device, amp)
-    for name in tasks:
-        check_logits(logits[name], lambda: _decoder_label(model), name, store, i)
-    return {name: _plugin_call(name, "score_shape", store, i, task.score_shape,
-                               logits[name][np.searchsorted(union, indices[name])], store, i, indices[name])
-            for name, task in tasks.items()}
+def as_predictor(model, device: torch.device | str | None = None, precision: PrecisionLike = False,
+                 encoder_name: str | None = None) -> Predictor:
+    """``model`` if it is a Predictor (with ``encoder_name``, when given, as its encoder's name), else a
+    Predictor of the model on ``device`` (default CPU) in ``precision``."""
+    if isinstance(model, Predictor):
+        if device is not None or precision is not False:
+            raise ValueError("evaluate: a Predictor carries its device and precision; pass them to it, not here")
+        return model if encoder_name is None else replace(model, encoder_name=encoder_name)
+    return Predictor(model, torch.device("cpu") if device is None else device, precision, encoder_name)
 
 
 @torch.no_grad()
 def evaluate(
-    model, tasks: dict[str, Task], store: ShapeStore, data_cfg: DataConfig, eval_cfg: EvalConfig,
-    device: torch.device, modality: str = "pointcloud", mesh_indices: Collection[int] = (), amp: bool = False,
-    seed: int = EVAL_SEED, n_bootstrap: int = 0, encoder_name: str | None = None,
+    predictor: Predictor | torch.nn.Module, tasks: dict[str, Task], store: ShapeStore, data_cfg: DataConfig,
+    modality: str | None = None, *,
+    mesh_indices: Collection[int] = (), seed: int = EVAL_SEED, n_bootstrap: int = 0, encoder_name: str | None = None,
+    device: torch.device | str | None = None, precision: PrecisionLike = False, input_fn: InputFn | None = None,
+    point_transform: PointTransform | None = None, keep_latents: bool = False,
 ) -> Evaluation:
     """Scores of ``tasks`` on every shape of ``store``; shapes in ``mesh_indices`` are also meshed for
-    ``scores_mesh`` tasks. ``amp``: bfloat16 autocast (the caller decides where it is supported).
-    ``n_bootstrap`` > 0 adds 95 % bootstrap intervals over shapes. ``encoder_name``: the encoder plugin,
-    named when its latents are not finite (PluginContractError)."""
-    model.eval()
-    n = len(store)
-    dataset = ShapeDataset(store, data_cfg, modality, seed=seed)
-    point_tasks = {t: task for t, task in tasks.items() if task.kind == "point"}
-    mesh_tasks = {t: task for t, task in point_tasks.items() if task.scores_mesh}
-    meshed = set(mesh_indices)
+    ``scores_mesh`` tasks, each with the eval config it was built with (``mesh_config``).
+
+    ``predictor``: a Predictor, or a model, which is then run on ``device`` (default CPU) in ``precision``
+    (bf16 autocast or not). ``modality``: of the default inputs (default: the encoder's). ``seed``: of the
+    default inputs' corruption. ``n_bootstrap`` > 0 adds 95 % bootstrap intervals over shapes.
+    ``encoder_name``: the encoder plugin, named when its latents are not finite (PluginContractError).
+
+    ``input_fn(idx)``: the encoder inputs of the shapes ``idx`` (a (B,) int array), called once per batch of
+    up to EVAL_BATCH consecutive shapes, in store order; default ``eval_inputs(store, data_cfg, modality,
+    seed)``. ``point_transform(i)``: a (3, 3) rotation R for shape i, or None; with R every point a point task
+    scores shape i on, and the MISE grid of its mesh, is decoded at ``R @ p`` (the model saw the shape
+    rotated by R), while the ground truth stays that of p. ``keep_latents``: fill ``Evaluation.latents``."""
+    predictor = as_predictor(predictor, device, precision, encoder_name)
+    predictor.model.eval()
+    inputs = input_fn or eval_inputs(store, data_cfg, modality or predictor.modality, seed)
+    scorer = _ShapeScorer(predictor, tasks, store, set(mesh_indices), point_transform)
     rows: list[dict[str, Any]] = []
-    rng = np.random.default_rng(seed)
-    for start in range(0, n, EVAL_BATCH):
-        idx = np.arange(start, min(n, start + EVAL_BATCH))
-        batch = dataset.batch(idx, rng, n_query=1)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            z = model.encode(batch["inputs"].to(device))
-            check_latents(model, z, encoder_name, store, idx)
-            shape_logits = {t: h(z).float().cpu().numpy() for t, h in model.shape_heads.items() if t in tasks}
-        z = z.float()
+    latents: list[np.ndarray] = []
+    for start in range(0, len(store), EVAL_BATCH):
+        idx = np.arange(start, min(len(store), start + EVAL_BATCH))
+        z = predictor.encode(_checked_inputs(inputs(idx), idx), [store.ids[i] for i in idx], store.split)
+        shape_logits = predictor.shape_logits(z, tasks)
+        if keep_latents:
+            latents.append(z.cpu().numpy().reshape(len(idx), -1))
         for row, i in enumerate(idx.tolist()):
-            for name, logits in shape_logits.items():  # shape heads are built by their task plugin
-                check_logits(logits[row], lambda t=name: _task_label(t), name, store, i)
-            scores = {name: _plugin_call(name, "score_shape", store, i, tasks[name].score_shape, logits[row], store, i, None)
-                      for name, logits in shape_logits.items()}
-            if point_tasks:
-                scores.update(_score_points(model, point_tasks, z[row:row + 1], store, i, device, amp))
-            if i in meshed:
-                for name, task in mesh_tasks.items():
-                    mesh = mesh_for_task(model, name, task, z[row:row + 1], eval_cfg, device, amp)
-                    scores[name].update(_plugin_call(name, "score_mesh", store, i, task.score_mesh, mesh, store, i))
-            rows.append({"shape": store.ids[i], "category": store.info.categories[int(store.category[i])].id,
-                         **{t: scores[t] for t in tasks}})
+            rows.append(scorer.row(i, z[row:row + 1], {t: v[row] for t, v in shape_logits.items()}))
     metrics, per_category, intervals = aggregate(rows, list(tasks), n_bootstrap)
-    return Evaluation(rows, metrics, per_category, intervals)
+    return Evaluation(rows, metrics, per_category, intervals, np.concatenate(latents) if keep_latents else None)
 
 
-def _decoder_label(model) -> str:
-    from bench.registry import DECODERS
-
-    return DECODERS.entry(model.point_heads.decoder_name).label("decoder")
-
-
-def _task_label(name: str) -> str:
-    from bench.registry import TASKS
-
-    return TASKS.entry(name).label("task")
+def _checked_inputs(inputs: Any, idx: np.ndarray) -> torch.Tensor:
+    if not isinstance(inputs, torch.Tensor) or len(inputs) != len(idx):
+        got = f"shape {tuple(inputs.shape)}" if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+        raise ValueError(f"evaluate: input_fn gave {got} for {len(idx)} shapes; it must return a tensor with one "
+                         "input per shape, (B, ...)")
+    return inputs
 
 
-def _plugin_call(name: str, method: str, store: ShapeStore, i: int, fn, *args):
-    """A task method, with a failure blamed on the task plugin by name and package."""
-    try:
-        return fn(*args)
-    except Exception as exc:
-        raise PluginContractError(f"{_task_label(name)} raised in {method} on shape "
-                                  f"{store.ids[i]}: {type(exc).__name__}: {exc}") from exc
+class _ShapeScorer:
+    """Every task's scores of one shape: shape tasks from their head's logits, point tasks from one decoding
+    of the union of their points, mesh scores from the mesh of shapes to mesh."""
+
+    def __init__(self, predictor: Predictor, tasks: dict[str, Task], store: ShapeStore, meshed: set[int],
+                 point_transform: PointTransform | None):
+        self.predictor, self.tasks, self.store, self.meshed = predictor, tasks, store, meshed
+        self.point_transform = point_transform
+        self.scorers = {t: TaskScorer(t, task) for t, task in tasks.items()}
+        self.point_tasks = {t: self.scorers[t] for t, task in tasks.items() if task.kind == "point"}
+        self.mesh_tasks = {t: task for t, task in tasks.items() if task.kind == "point" and task.scores_mesh}
+        for name, task in self.mesh_tasks.items():
+            mesh_config(name, task)  # a task that cannot be meshed fails before any shape is scored
+
+    def row(self, i: int, z: torch.Tensor, shape_logits: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The row of shape i, from its latent z (1, D) and its shape tasks' (C,) logits."""
+        store = self.store
+        for name, logits in shape_logits.items():  # shape heads are built by their task plugin
+            _check_shape_logits(logits, name, store, i)
+        scores = {name: self.scorers[name].score_latent(logits, store, i) for name, logits in shape_logits.items()}
+        rotation = self._rotation(i)
+        if self.point_tasks:
+            scores.update(self._score_points(i, z, rotation))
+        if i in self.meshed:
+            for name, task in self.mesh_tasks.items():
+                mesh = self.predictor.mesh(name, task, z, rotation, shape=store.ids[i], split=store.split)
+                scores[name].update(self.scorers[name].score_mesh(mesh, store, i))
+        return {"shape": store.ids[i], "category": store.info.categories[int(store.category[i])].id,
+                **{t: scores[t] for t in self.tasks}}
+
+    def _score_points(self, i: int, z: torch.Tensor, rotation: np.ndarray | None) -> dict[str, dict[str, Any]]:
+        """Every point task's scores of shape i from one decoding of the union of their points."""
+        store = self.store
+        indices = {name: scorer.eval_indices(store, i) for name, scorer in self.point_tasks.items()}
+        union = np.unique(np.concatenate(list(indices.values())))
+        logits = self.predictor.decode(z, store.points[union], rotation=rotation, shape=store.ids[i],
+                                       split=store.split)
+        return {name: scorer.score_points(logits[name][np.searchsorted(union, indices[name])], store, i, indices[name])
+                for name, scorer in self.point_tasks.items()}
+
+    def _rotation(self, i: int) -> np.ndarray | None:
+        if self.point_transform is None:
+            return None
+        rotation = self.point_transform(i)
+        if rotation is not None and np.shape(rotation) != (3, 3):
+            raise ValueError(f"evaluate: point_transform({i}) gave an array of shape {np.shape(rotation)}; "
+                             "expected a (3, 3) rotation or None")
+        return rotation
+
+
+def _check_shape_logits(logits: np.ndarray, task: str, store: ShapeStore, i: int) -> None:
+    """A shape head's logits on shape i must be finite; the head is the task plugin's (looked up on failure)."""
+    if not np.isfinite(logits).all():
+        raise PluginContractError(f"{task_label(task)} returned NaN/inf {task} logits in eval mode on shape "
+                                  f"{store.ids[i]} (split '{store.split}') from a finite latent; no metrics are "
+                                  "computed from them.")

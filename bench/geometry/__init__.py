@@ -1,1 +1,2 @@
-"""Pure geometry: signed distance primitives, sampling, Voronoi labelling, occupancy. Arrays in, arrays out."""
+"""Pure geometry: signed distance primitives, surface sampling, nearest neighbours, Voronoi labelling, occupancy.
+Arrays in, arrays out."""

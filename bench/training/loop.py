@@ -16,8 +16,10 @@ import numpy as np
 import torch
 
 from bench.data.dataset import ShapeDataset, ShapeStore
-from bench.errors import BenchError, TrainingError
+from bench.blame import blame
+from bench.errors import TrainingError
 from bench.evaluation.evaluator import evaluate
+from bench.evaluation.predictor import Predictor
 from bench.registry import DECODERS, ENCODERS
 from bench.training import distributed as D
 from bench.training.build import BuiltRun
@@ -46,8 +48,7 @@ class Loop:
     train_data: ShapeDataset
     train_store: ShapeStore
     val_store: ShapeStore | None
-    device: torch.device
-    amp: bool  # bfloat16 autocast on this device
+    predictor: Predictor  # the model (unwrapped) on this run's device, in its precision: validation infers with it
     last: Path  # the resumable checkpoint
     ctx: D.DistContext = D.SINGLE
     checked: bool = False  # the plugins' contracts were checked on the first batch
@@ -57,6 +58,15 @@ class Loop:
     @property
     def model(self):
         return self.built.model
+
+    @property
+    def device(self) -> torch.device:
+        return self.predictor.device
+
+    @property
+    def amp(self) -> bool:
+        """bfloat16 autocast on this device (training and validation alike)."""
+        return self.predictor.bf16
 
 
 def lr_lambda(schedule: str, max_steps: int) -> Callable[[int], float]:
@@ -88,24 +98,18 @@ def check_forward(model, inputs: torch.Tensor, points: torch.Tensor, encoder_nam
     entry = ENCODERS.entry(encoder_name)
     try:
         with torch.no_grad():
-            try:
+            with blame(entry.label("encoder"), "forward", TrainingError,
+                       hint=f". `bench check-encoder {entry.name}` runs it on a tiny batch."):
                 z = model.encode(inputs)
-            except Exception as exc:
-                raise TrainingError(f"{entry.label('encoder')} raised in forward: {type(exc).__name__}: {exc}. "
-                                    f"`bench check-encoder {entry.name}` runs it on a tiny batch.") from exc
             expected = (inputs.shape[0], model.encoder.latent_dim)
             if not isinstance(z, torch.Tensor) or tuple(z.shape) != expected:
                 got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
                 raise TrainingError(f"{entry.label('encoder')} returned {got} for inputs {tuple(inputs.shape)}; "
                                     f"the contract is (B, latent_dim) = {expected}.")
             if model.point_heads is not None:
-                try:
+                with blame(lambda: DECODERS.entry(model.point_heads.decoder_name).label("decoder"), "forward",
+                           TrainingError):
                     out = model.point_heads(points, z)
-                except BenchError:
-                    raise
-                except Exception as exc:
-                    label = DECODERS.entry(model.point_heads.decoder_name).label("decoder")
-                    raise TrainingError(f"{label} raised in forward: {type(exc).__name__}: {exc}") from exc
                 model.point_heads.check_output(out, points)
     finally:
         model.train(was_training)
@@ -115,9 +119,7 @@ def validate(loop: Loop) -> dict[str, dict[str, Any]]:
     """Validation metrics. Every rank validates (same data, same weights); rank 0's numbers decide."""
     if loop.val_store is None:
         return {}
-    cfg = loop.run.cfg
-    ev = evaluate(loop.model, loop.val_tasks, loop.val_store, cfg.data, cfg.eval, loop.device, loop.built.modality,
-                  amp=loop.amp, encoder_name=cfg.model.encoder)
+    ev = evaluate(loop.predictor, loop.val_tasks, loop.val_store, loop.run.cfg.data, loop.built.modality)
     loop.model.train()
     return ev.metrics
 
@@ -134,7 +136,7 @@ def train_step(loop: Loop, step: int) -> tuple[torch.Tensor, dict[str, torch.Ten
         check_forward(loop.model, batch["inputs"], batch["points"], cfg.model.encoder)
         loop.checked = True
     lambdas = loop.run.lambdas()
-    with torch.autocast(loop.device.type, dtype=torch.bfloat16, enabled=loop.amp):
+    with loop.predictor.autocast():
         out = loop.train_model(batch["inputs"], batch["points"])
         losses = {t: tasks[t].loss(out[t].float(), batch) for t in tasks}
         loss = sum(lambdas[t] * losses[t] for t in tasks)

@@ -57,6 +57,9 @@ class ResolvedRun:
         decoder_kwargs = self.cfg.decoder_kwargs.get(self.cfg.model.decoder, {})
         if decoder_kwargs:  # only when set, so that the hashes of runs made before decoder_kwargs existed hold
             semantic["decoder_kwargs"] = decoder_kwargs
+        task_kwargs = self.cfg.own_task_kwargs(self.spec.tasks)  # the moved [eval] / [model] keys are in sections
+        if task_kwargs:  # only when set, as decoder_kwargs
+            semantic["task_kwargs"] = task_kwargs
         return semantic
 
     def full_config(self) -> dict[str, Any]:

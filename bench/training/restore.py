@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.config import BenchConfig, DataConfig
 from bench.errors import BenchError, ResultError
+from bench.evaluation.predictor import Predictor
 from bench.results import RESULT_FILE, RunResult, read_result
 from bench.training.build import BuiltRun
 from bench.training.checkpoint import MODEL, load_checkpoint, load_model_state
@@ -25,6 +26,10 @@ DATA_LOCATIONS = ("path", "mesh_path", "data_dir")
 class RestoredRun:
     result: RunResult
     built: BuiltRun
+
+    def predictor(self, device: str = "cpu") -> Predictor:
+        """Inference with the restored model, moved to ``device``, in float32 (what export and renders use)."""
+        return Predictor(self.built.model.to(device), device, False, self.built.cfg.model.encoder)
 
 
 def plugins_named(result: RunResult) -> list[tuple[str, str]]:
@@ -49,8 +54,9 @@ def check_no_code_named(result: RunResult, trust_plugins: bool) -> None:
 
 
 def config_of(result: RunResult, data_locations: DataConfig | None = None) -> BenchConfig:
-    """The run's configuration from its result.json, with the dataset's places on disk from
-    ``data_locations`` (the user's configuration; default: the built-in defaults, i.e. the user's cache)."""
+    """The run's configuration from its result.json (its sections and the encoder's, decoder's and tasks' own
+    keyword arguments), with the dataset's places on disk from ``data_locations`` (the user's configuration;
+    default: the built-in defaults, i.e. the user's cache)."""
     sections = {k: dict(v) for k, v in result.config.get("all_sections", {}).items()
                 if k in ("data", "model", "train", "eval") and isinstance(v, dict)}
     here = data_locations or DataConfig()
@@ -59,6 +65,8 @@ def config_of(result: RunResult, data_locations: DataConfig | None = None) -> Be
     overrides = {**sections, "encoder_kwargs": {model.get("encoder", ""): result.config.get("encoder_kwargs", {})}}
     if result.config.get("decoder_kwargs"):
         overrides["decoder_kwargs"] = {model.get("decoder", ""): result.config["decoder_kwargs"]}
+    if result.config.get("task_kwargs"):  # {task: its own settings}: a third-party task keeps them
+        overrides["task_kwargs"] = result.config["task_kwargs"]
     return BenchConfig().with_overrides(overrides, f"{result.run_dir or result.run_name}/result.json")
 
 

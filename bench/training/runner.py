@@ -12,7 +12,8 @@ from pathlib import Path
 
 from bench import __version__, _io
 from bench.errors import BenchError
-from bench.results import RESULT_FILE, SCORES_FILE, RunResult, git_info, read_result, write_result
+from bench.results import (RESULT_FILE, SCORES_FILE, DatasetInfo, EncoderInfo, RunResult, git_info, read_result,
+                           write_result)
 from bench.training import distributed as D
 from bench.training.checkpoint import LAST, MODEL
 from bench.training.lock import run_lock
@@ -25,8 +26,8 @@ def failed_result(run: ResolvedRun, error: str) -> RunResult:
     cfg = run.cfg
     return RunResult(
         suite=run.suite, run_name=run.name, config_hash=run.config_hash, config=run.full_config(), status="failed",
-        protocol=run.spec.protocol, tasks=list(run.spec.tasks), encoder={"name": cfg.model.encoder},
-        dataset={"name": cfg.data.name}, error=error, seed=cfg.train.seed, step_limited=run.step_limited,
+        protocol=run.spec.protocol, tasks=list(run.spec.tasks), encoder=EncoderInfo.named(cfg.model.encoder),
+        dataset=DatasetInfo.named(cfg.data.name), error=error, seed=cfg.train.seed, step_limited=run.step_limited,
         git=git_info(), bench_version=__version__, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 

@@ -14,13 +14,14 @@ import torch
 from bench import __version__
 from bench.data.dataset import ShapeDataset
 from bench.errors import TrainingError
-from bench.evaluation.aggregate import metric_directions
 from bench.evaluation.evaluator import Evaluation, evaluate
-from bench.evaluation.sampling import stratified_sample
+from bench.evaluation.predictor import Predictor
+from bench.data.sampling import stratified_sample
 from bench.evaluation.scores import write_scores
 from bench.models import count_parameters, create_tasks
 from bench.registry import ENCODERS
-from bench.results import RunResult, git_info, package_versions, write_result
+from bench.results import (DatasetInfo, EncoderInfo, MetricInfo, RunResult, TrainingInfo, git_info, metric_directions,
+                           package_versions, write_result)
 from bench.training import distributed as D
 from bench.training.build import BuiltRun, build_run
 from bench.training.checkpoint import LAST, MODEL, load_checkpoint, load_model_state, plain_keys, save_checkpoint
@@ -119,7 +120,7 @@ def prepare_loop(run: ResolvedRun, built: BuiltRun, device: torch.device, ctx: D
     val_cfg = replace(cfg, eval=replace(cfg.eval, n_iou_points=cfg.eval.val_points))
     loop = Loop(run, built, create_tasks(run.spec.tasks, built.info, val_cfg), D.wrap(model, ctx, device), optimizer, scheduler,
                 ShapeDataset(train_store, cfg.data, built.modality, seed=cfg.train.seed), train_store, val_store,
-                device, amp=precision.bf16, last=run.run_dir / LAST, ctx=ctx)
+                Predictor(model, device, precision, cfg.model.encoder), last=run.run_dir / LAST, ctx=ctx)
     if cfg.output.log == "tensorboard" and ctx.main:
         loop.tensorboard = TensorBoardLog(run.run_dir)
     return loop, resume(loop, model, optimizer, scheduler, device, log)
@@ -131,9 +132,8 @@ def final_evaluation(loop: Loop) -> tuple[Evaluation, int, list[tuple[str, str]]
     cfg = loop.run.cfg
     test_store = loop.built.load_split(cfg.eval.split, max_shapes=cfg.eval.max_shapes, stratified=True)
     meshed = stratified_sample(test_store.category, cfg.eval.mesh_shapes) if cfg.eval.eval_mesh else []
-    final = evaluate(loop.model, loop.built.tasks, test_store, cfg.data, cfg.eval, loop.device, loop.built.modality,
-                     mesh_indices=meshed, amp=loop.amp, n_bootstrap=cfg.eval.n_bootstrap,
-                     encoder_name=cfg.model.encoder)
+    final = evaluate(loop.predictor, loop.built.tasks, test_store, cfg.data, loop.built.modality, mesh_indices=meshed,
+                     n_bootstrap=cfg.eval.n_bootstrap)
     skipped = loop.train_store.skipped + (loop.val_store.skipped if loop.val_store else []) + test_store.skipped
     return final, len(test_store), skipped
 
@@ -175,22 +175,23 @@ def make_result(loop: Loop, state: TrainState, final: Evaluation, n_test: int, s
     entry = ENCODERS.entry(run.cfg.model.encoder)
     metric_info = {}
     for name, task in built.tasks.items():
-        info = task.metric_info()
-        metric_info[name] = {**info, "directions": metric_directions(info), "conventions": task.conventions()}
+        info = task.metric_info()  # the task's own keys, in its order, then what bench adds
+        metric_info[name] = MetricInfo.from_dict({**info, "directions": metric_directions(info),
+                                                  "conventions": task.conventions()})
     return RunResult(
         suite=run.suite, run_name=run.name, config_hash=run.config_hash, config=run.full_config(),
         status="complete", protocol=run.spec.protocol, tasks=list(run.spec.tasks),
-        encoder={"name": entry.name, "value": entry.value, "package": entry.package,
-                 "params": count_parameters(built.model.encoder), "modality": built.modality,
-                 "trainable": run.spec.protocol != "frozen"},
-        dataset={"name": built.info.name, "revision": built.info.revision, "train": len(loop.train_store),
-                 "val": len(loop.val_store) if loop.val_store else 0, "test": n_test,
-                 "skipped": [{"shape": s, "reason": r} for s, r in skipped]},
+        encoder=EncoderInfo(name=entry.name, value=entry.value, package=entry.package,
+                            params=count_parameters(built.model.encoder), modality=built.modality,
+                            trainable=run.spec.protocol != "frozen"),
+        dataset=DatasetInfo(name=built.info.name, revision=built.info.revision, train=len(loop.train_store),
+                            val=len(loop.val_store) if loop.val_store else 0, test=n_test,
+                            skipped=[{"shape": s, "reason": r} for s, r in skipped]),
         metrics=final.metrics, per_category=final.per_category, intervals=final.intervals, metric_info=metric_info,
         encoder_from={"run": run.stage_one.name, "config_hash": run.stage_one.config_hash} if run.stage_one else None,
         seed=run.cfg.train.seed, steps=state.step, step_limited=run.step_limited, timings=timings,
-        training={"first_loss": state.first_loss, "history": state.history, "world_size": loop.ctx.world,
-                  "precision": "bf16" if loop.amp else "fp32"},
+        training=TrainingInfo(first_loss=state.first_loss, history=state.history, world_size=loop.ctx.world,
+                              precision="bf16" if loop.amp else "fp32"),
         device=str(loop.device), packages=package_versions(), git=git_info(), bench_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from bench.evaluation.mesh import extract_dense, extract_mise
-from bench.evaluation.surface import chamfer_l1
+from bench.evaluation.mesh_metrics import chamfer_l1
 
 pytestmark = pytest.mark.benchmark(min_rounds=3, warmup=False)
 
@@ -243,4 +243,4 @@ def test_full_evaluation_of_one_shape(benchmark, tmp_path_factory):
     tasks = create_tasks(["reconstruction"], info, cfg)
     enc = create_encoder(cfg.model.encoder, cfg.model.latent_dim, cfg.encoder_kwargs.get(cfg.model.encoder, {}))
     model = MultiTaskModel(enc, tasks, cfg).eval()
-    benchmark(evaluate, model, tasks, store, cfg.data, cfg.eval, torch.device("cpu"), mesh_shapes=1)
+    benchmark(evaluate, model, tasks, store, cfg.data, mesh_indices=[0], device=torch.device("cpu"))

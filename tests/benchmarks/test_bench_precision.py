@@ -11,7 +11,7 @@ import torch
 
 from bench.decoders.cbn import CBNDecoder
 from bench.training.precision import cpu_has_native_bf16
-from encoders.onet_pointnet import ResNetPointNet
+from implicit_bench_encoders.onet_pointnet import ResNetPointNet
 
 pytestmark = pytest.mark.benchmark(min_rounds=3, warmup=False)
 

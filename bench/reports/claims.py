@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from bench.evaluation.uncertainty import claim_verdict, paired_bootstrap_diff, seed_ci
-from bench.results import CLASS_MEAN, RunResult, locate_run_dir
+from bench.reports.select import scores_of
+from bench.results import RunResult
 
 N_BOOT = 2000
 
@@ -80,21 +79,8 @@ def _column(result: RunResult, metric: str) -> tuple[str, str] | None:
     return next(((t, metric) for t, values in result.metrics.items() if values.get(metric) is not None), None)
 
 
-def _summary(result: RunResult, task: str, metric: str) -> float:
-    """The category mean (the paper's averaging); the instance mean for results that predate category means."""
-    values = result.metrics[task]
-    return values[metric + CLASS_MEAN] if values.get(metric + CLASS_MEAN) is not None else values[metric]
-
-
 def _lower_is_better(result: RunResult, task: str, metric: str) -> bool:
-    return result.metric_info.get(task, {}).get("directions", {}).get(metric) == "lower"
-
-
-def _scores(result: RunResult, results_dir: Path | None) -> pd.DataFrame | None:
-    """The run's scores.csv; None without a results folder to look in."""
-    from bench.evaluation.scores import read_scores
-
-    return None if results_dir is None else read_scores(locate_run_dir(result, results_dir))
+    return result.task_info(task).direction(metric) == "lower"
 
 
 def check_claim(claim: Claim, runs: dict[str, list[RunResult]], results_dir: Path | None) -> Verdict:
@@ -115,12 +101,12 @@ def check_claim(claim: Claim, runs: dict[str, list[RunResult]], results_dir: Pat
         return Verdict(claim, "n/a", evidence=f"needs finished runs '{claim.a}' and '{claim.b}' with {claim.metric}")
     sign = -1.0 if _lower_is_better(pairs[0][0], *pairs[0][2]) else 1.0  # claims read higher-is-better
     if len(pairs) > 1:
-        diffs = [sign * (_summary(b, cb[0], claim.metric) - _summary(a, ca[0], claim.metric)) for a, b, ca, cb in pairs]
+        diffs = [sign * (b.summary(cb[0], claim.metric) - a.summary(ca[0], claim.metric)) for a, b, ca, cb in pairs]
         mean, low, high = seed_ci(diffs)
         return _verdict(claim, sign, mean, low, high, f"{len(pairs)} seeds, Student-t over seeds")
     a, b, ca, cb = pairs[0]
-    sa, sb = _scores(a, results_dir), _scores(b, results_dir)
-    point = sign * (_summary(b, cb[0], claim.metric) - _summary(a, ca[0], claim.metric))
+    sa, sb = scores_of(a, results_dir), scores_of(b, results_dir)
+    point = sign * (b.summary(cb[0], claim.metric) - a.summary(ca[0], claim.metric))
     if sa is None or sb is None:
         return Verdict(claim, "inconclusive", sign * point, evidence="1 seed; no per-shape scores to bound it")
     merged = sa.merge(sb, on=["shape", "category"], suffixes=("_a", "_b"))

@@ -8,12 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 import trimesh
 
-from bench.data.dataset import ShapeDataset
 from bench.errors import ResultError
-from bench.evaluation.evaluator import EVAL_SEED, decode_points, mesh_for_task
+from bench.evaluation.evaluator import eval_inputs
 from bench.geometry.voronoi import voronoi_labels
 from bench.training.restore import RestoredRun
 
@@ -26,7 +24,7 @@ class Export:
 
 
 def _coloured(mesh: trimesh.Trimesh, labels: np.ndarray) -> trimesh.Trimesh:
-    from bench.figures import part_colours
+    from bench.reports.figures import part_colours
 
     out = mesh.copy()
     out.visual.vertex_colors = (part_colours(labels) * 255).astype(np.uint8)
@@ -49,29 +47,28 @@ def export_shapes(run: RestoredRun, out_dir: Path, n_shapes: int = 4, split: str
         raise ResultError(f"run {run.result.suite}/{run.result.run_name} has no task that scores meshes "
                           f"(its tasks: {', '.join(tasks)}), so there is no mesh to export.")
     labeller = next((n for n, t in tasks.items() if t.kind == "point" and t.labels_points), None)
-    device = torch.device("cpu")
+    predictor = run.predictor()
+    model.eval()
     store = built.load_split(split, max_shapes=n_shapes, with_parts=built.info.has_parts)  # true parts for colour
-    data = ShapeDataset(store, cfg.data, built.modality, seed=EVAL_SEED)
-    batch = data.batch(np.arange(len(store)), np.random.default_rng(EVAL_SEED), n_query=1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = Export()
-    with torch.no_grad():
-        z_all = model.encode(batch["inputs"])
-    for i in range(len(store)):
+    shapes = np.arange(len(store))  # one batch, inputs drawn as an evaluation's first batch draws them
+    z_all = predictor.encode(eval_inputs(store, cfg.data, built.modality)(shapes), store.ids, store.split)
+    for i in shapes.tolist():
         z = z_all[i:i + 1]
-        mesh = mesh_for_task(model, mesh_task, tasks[mesh_task], z, cfg.eval, device)
+        mesh = predictor.mesh(mesh_task, tasks[mesh_task], z, shape=store.ids[i], split=store.split)
         if len(mesh.faces) == 0:
             report.empty.append(store.ids[i])
             continue
-        category = int(store.category[i])
         gt_labels = pred_labels = None
         if store.surface_labels is not None:
             sl = store.surf(i)
             gt_labels = voronoi_labels(mesh.vertices, store.surface[sl].astype(np.float32), store.surface_labels[sl])
         if labeller is not None:
-            logits = decode_points(model, z, np.asarray(mesh.vertices, np.float32), device, only=(labeller,))[labeller]
-            pred_labels = tasks[labeller].point_labels(logits, category)
+            logits = predictor.decode(z, np.asarray(mesh.vertices, np.float32), only=(labeller,), shape=store.ids[i],
+                                      split=store.split)[labeller]
+            pred_labels = tasks[labeller].point_labels(logits, int(store.category[i]))
         name = store.ids[i].replace("/", "_")
         pred_path = out_dir / f"{name}_pred.ply"
         _write_ply(_coloured(mesh, pred_labels) if pred_labels is not None else mesh, pred_path)
@@ -81,7 +78,7 @@ def export_shapes(run: RestoredRun, out_dir: Path, n_shapes: int = 4, split: str
             _write_ply(_coloured(mesh, gt_labels), gt_path)
             report.written.append(gt_path)
         if figure:
-            from bench.figures import mesh_figure
+            from bench.reports.figures import mesh_figure
 
             panels = [(mesh, gt_labels, "ground-truth parts")] if gt_labels is not None else []
             panels.append((mesh, pred_labels, "predicted parts" if pred_labels is not None else "reconstruction"))

@@ -1,4 +1,4 @@
-"""Surface metrics (ONet conventions) as pure functions: Chamfer-L1, normal consistency, F-score.
+"""Mesh metrics (ONet conventions) as pure functions: Chamfer-L1, normal consistency, F-score.
 
 Chamfer-L1 = 0.5 * (accuracy + completeness), each the mean *unsquared* Euclidean distance to the
 nearest neighbour (pykdtree) — not pytorch3d's sum of squared distances.
@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import trimesh
 
-from bench.geometry.voronoi import nearest_indices
+from bench.geometry.nearest import nearest_indices
 
 # Worst-case values for an empty predicted mesh, as im2mesh/eval.py does (distances = the diagonal of the
 # unit cube); normal consistency and F-score get their lower bound 0.

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from bench.cli._common import ConfigOption, DataPathOption, TrustOption, cli_errors, err_console, user_config
+from bench.cli._output import Format, print_frame
 from bench.errors import BenchError
 from bench.reports.select import find_runs
 from bench.results import locate_run_dir
@@ -28,13 +29,13 @@ def _ints(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
 def robustness_cmd(
     items: list[str] = typer.Argument(..., help="Runs (suite/run, a run folder) or whole suites."),
     results_dir: Path = typer.Option(Path("results"), "--results-dir", "-r"),
-    corruptions: str = typer.Option(None, "--corruptions", help="Comma-separated (default: all seven; `bench robustness --list`)."),
+    corruptions: str = typer.Option(None, "--corruptions", help="Comma-separated, of noise, sparsity, partial, outliers, density, rotate-up, rotate-so3 (default: all)."),
     severities: str = typer.Option(None, "--severities", help="Comma-separated severities 1..5 (default: all)."),
     points: int = typer.Option(None, "--points", help="IoU / mIoU points per shape (default 20000; 0: all the run used)."),
     mesh: bool = typer.Option(False, "--mesh/--no-mesh", help="Also mesh the run's meshed sample under every setting (Chamfer-L1; slow)."),
     baseline: str = typer.Option(None, "--baseline", help="suite/run the mCE is relative to (default: default/onet when present)."),
     rerun: bool = typer.Option(False, "--rerun", help="Recompute even when the run has robustness results of these settings."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | csv | markdown."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table | csv | markdown."),
     out: Path = typer.Option(None, "--out", "-o", help="Write csv/markdown to this file."),
     trust_plugins: bool = TrustOption,
     data_path: Path = DataPathOption,
@@ -56,11 +57,7 @@ def robustness_cmd(
     from bench.robustness.table import robustness_frame
 
     base = _baseline(baseline, results_dir, scores, settings, trust_plugins, config, data_path)
-    frame = robustness_frame([s for s in scores if s is not None], base)
-    from bench.cli._output import Format, print_frame
-
-    fmt = Format(fmt)
-
+    frame = robustness_frame(scores, base)
     print_frame(frame, f"robustness ({len(settings.corruptions)} corruptions x {len(settings.severities)} severities; "
                        f"mCE vs {base.name if base else 'no baseline'})", fmt, out)
 
@@ -74,8 +71,7 @@ def _scores(result, results_dir, settings, rerun, trust_plugins, config, data_pa
     run_dir = locate_run_dir(result, results_dir)
     summary = read_summary(run_dir)
     frame = read_robustness(run_dir)
-    wanted = {"corruptions": list(settings.corruptions), "severities": list(settings.severities),
-              "max_points": settings.max_points, "mesh": settings.mesh, "seed": settings.seed}
+    wanted = settings.identity()
     have = {k: (summary or {}).get("settings", {}).get(k) for k in wanted}
     if rerun or frame is None or have != wanted:
         restored = restore_run(run_dir, trust_plugins=trust_plugins, user_cfg=user_config(config), data_path=data_path)
@@ -84,8 +80,8 @@ def _scores(result, results_dir, settings, rerun, trust_plugins, config, data_pa
         csv_path, _ = write_robustness(rob)
         err_console.print(f"[{result.run_name}] wrote {csv_path}", highlight=False)
         frame = rob.frame
-    mains = {t: (result.task_info(t).main, result.task_info(t).directions.get(result.task_info(t).main) != "lower")
-             for t in result.tasks if result.task_info(t).main}
+    infos = {t: result.task_info(t) for t in result.tasks}
+    mains = {t: (i.main, i.directions.get(i.main) != "lower") for t, i in infos.items() if i.main}
     return RunScores(f"{result.suite}/{result.run_name}", frame, mains)
 
 

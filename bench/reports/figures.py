@@ -26,6 +26,16 @@ def plain_text(value: object) -> str:
     return str(value).replace("$", r"\$")
 
 
+def png_bytes(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (cropped to its content), then closed."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
 def save_figure(fig, path: Path) -> Path:
     """Draw ``fig`` to ``path`` (format from the suffix, PNG without one) atomically and with the user's usual
     file permissions, like every other file bench writes; then close it."""

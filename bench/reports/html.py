@@ -62,11 +62,16 @@ def page(title: str, sections: list[tuple[str, str]], images: list[Path] | None 
     for heading, body in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>{body}" if heading else body)
     for img in images or []:
-        data = base64.b64encode(Path(img).read_bytes()).decode()
-        parts.append(f"<figure><img alt='{html.escape(Path(img).name, quote=True)}' src='data:image/png;base64,{data}'>"
-                     f"<figcaption>{html.escape(Path(img).name)}</figcaption></figure>")
+        parts.append(figure_html(Path(img).read_bytes(), Path(img).name))
     parts.append(f"<script>{_SORT_JS}</script></body></html>")
     return "\n".join(parts)
+
+
+def figure_html(png: bytes, caption: str, alt: str | None = None) -> str:
+    """A PNG embedded as a <figure> (base64, nothing to fetch) with its escaped caption; ``alt`` defaults to it."""
+    data = base64.b64encode(png).decode()
+    return (f"<figure><img alt='{html.escape(caption if alt is None else alt, quote=True)}' "
+            f"src='data:image/png;base64,{data}'><figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 def scrolling(body: str) -> str:

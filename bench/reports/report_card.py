@@ -20,20 +20,11 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.reports.figures import _pyplot, plain_text, verdict_colour
-from bench.reports.html import folded, page, scrolling, table_html
+from bench.reports.figures import _pyplot, plain_text, png_bytes, verdict_colour
+from bench.reports.html import figure_html, folded, page, scrolling, table_html
 from bench.reports.leaderboard import build_leaderboard
 from bench.results import RunResult, locate_run_dir
 from bench.training.trainlog import LOG_FILE
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return buf.getvalue()
-
 
 def _log_of(r: RunResult, results_dir: Path) -> pd.DataFrame:
     path = locate_run_dir(r, results_dir) / LOG_FILE
@@ -60,7 +51,7 @@ def training_curves(results: list[RunResult], results_dir: Path) -> bytes | None
     ax_loss.set(xlabel="step", ylabel="training loss (weighted sum)", yscale="log", title="training loss")
     ax_val.set(xlabel="step", ylabel="mean of the tasks' main scores", title="validation (model selection)")
     ax_loss.legend(fontsize=7)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def category_bars(results: list[RunResult]) -> list[tuple[str, bytes]]:
@@ -87,7 +78,7 @@ def category_bars(results: list[RunResult]) -> list[tuple[str, bytes]]:
                       fontsize=8)
         ax.set(ylabel=plain_text(main), title=plain_text(f"{task}: {main} per category"))
         ax.legend(fontsize=7)
-        out.append((f"{task} per category", _png(fig)))
+        out.append((f"{task} per category", png_bytes(fig)))
     return out
 
 
@@ -414,10 +405,10 @@ def _render_section(results: list[RunResult], results_dir: Path, limit: int | No
             figs = [(sid, kept[sid]) for sid in sids if sid in kept]
             if figs:
                 body.append(f"<div class='family{' pair' if len(figs) > 1 else ''}'>"
-                            + "".join(_img(png, f"{choice.classes[sid]} ({caption.split(':')[0]})", alt=caption)
+                            + "".join(figure_html(png, f"{choice.classes[sid]} ({caption.split(':')[0]})", alt=caption)
                                       for sid, (caption, png) in figs) + "</div>")
     else:
-        body += [f"<div class='family'>{_img(png, caption)}</div>" for caption, png in figures]
+        body += [f"<div class='family'>{figure_html(png, caption)}</div>" for caption, png in figures]
     out = f"<div class='renders'>{''.join(body)}</div>" if body else "<p>none</p>"
     return out + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
 
@@ -494,19 +485,12 @@ def build_report_card(results: list[RunResult], suite: str, results_dir: Path, v
         sections.append(("test shapes: true parts (left) and predicted (right), one per class",
                          _render_section(results, results_dir, shapes, trust_plugins, user_cfg, data_path)))
     for caption, png in category_bars(results):
-        sections.append((caption, _img(png, caption)))
+        sections.append((caption, figure_html(png, caption)))
     curves = training_curves(results, results_dir) if results else None
     if curves:
-        sections.append(("training", _img(curves, "training curves")))
+        sections.append(("training", figure_html(curves, "training curves")))
     sections.append(("", _conventions_html(conventions or [], results)))
     return page(f"implicit-bench report card: suite {suite}", sections, css=_CARD_CSS, header=_summary_html(results))
-
-
-def _img(png: bytes, caption: str, alt: str | None = None) -> str:
-    import base64
-
-    return (f"<figure><img alt='{html.escape(caption if alt is None else alt, quote=True)}' src='data:image/png;base64,"
-            f"{base64.b64encode(png).decode()}'><figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 def _summary_html(results: list[RunResult]) -> str:

@@ -3,7 +3,6 @@ one line per run that has robustness results (robustness.csv, written by `bench 
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from bench.results import RunResult, locate_run_dir
@@ -12,8 +11,7 @@ from bench.robustness.run import read_robustness
 
 def robustness_section(results: list[RunResult], results_dir: Path) -> list[tuple[str, str]]:
     """[(heading, HTML)] with the corruption curves; [] when no run of the card has robustness results."""
-    import base64
-
+    from bench.reports.html import figure_html
     from bench.robustness.figures import corruption_curves
 
     frames, mains = {}, {}
@@ -27,9 +25,7 @@ def robustness_section(results: list[RunResult], results_dir: Path) -> list[tupl
     mains = {t: m for t, m in mains.items() if m}
     if not frames:
         return []
-    body = "".join(f"<figure><img alt='{html.escape(caption, quote=True)}' src='data:image/png;base64,"
-                   f"{base64.b64encode(png).decode()}'><figcaption>{html.escape(caption)}</figcaption></figure>"
-                   for caption, png in corruption_curves(frames, mains))
+    body = "".join(figure_html(png, caption) for caption, png in corruption_curves(frames, mains))
     note = ("<p class='note'>Severity 0 is the run's clean evaluation; corruptions and severities are defined in "
             "docs/metrics.md (Robustness). `bench robustness` prints the mean corrupted scores and mCE.</p>")
     return [("robustness: each task's main score under corrupted input", note + body)]

@@ -3,11 +3,9 @@ corruption, one line per run."""
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 
-from bench.reports.figures import _pyplot, plain_text
+from bench.reports.figures import _pyplot, plain_text, png_bytes
 
 
 def corruption_curves(frames: dict[str, pd.DataFrame], mains: dict[str, str]) -> list[tuple[str, bytes]]:
@@ -34,8 +32,5 @@ def corruption_curves(frames: dict[str, pd.DataFrame], mains: dict[str, str]) ->
         axes[0, 0].set_ylabel(plain_text(metric))
         axes[0, 0].legend(fontsize=7)
         fig.suptitle(plain_text(f"{task}: {metric} under corruption"))
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-        plt.close(fig)
-        out.append((f"{task} under corruption", buf.getvalue()))
+        out.append((f"{task} under corruption", png_bytes(fig, dpi=90)))
     return out

@@ -45,6 +45,11 @@ class Settings:
     mesh: bool = False
     seed: int = CORRUPTION_SEED
 
+    def identity(self) -> dict[str, Any]:
+        """What makes two robustness evaluations the same (recorded in robustness.json, compared on reuse)."""
+        return {"corruptions": list(self.corruptions), "severities": list(self.severities),
+                "max_points": self.max_points, "mesh": self.mesh, "seed": self.seed}
+
 
 @dataclass
 class Robustness:
@@ -144,10 +149,9 @@ def summarise(frame: pd.DataFrame, settings: Settings, result) -> dict[str, Any]
              for (c, s), row in means.iterrows()}
     return {"version": ROBUSTNESS_VERSION, "suite": result.suite, "run": result.run_name,
             "config_hash": result.config_hash, "precision": result.precision,
-            "settings": {"corruptions": list(settings.corruptions), "severities": list(settings.severities),
+            "settings": {**settings.identity(),
                          "levels": {c: list(CORRUPTIONS[c].levels) for c in settings.corruptions},
-                         "parameters": {c: CORRUPTIONS[c].parameter for c in settings.corruptions},
-                         "max_points": settings.max_points, "mesh": settings.mesh, "seed": settings.seed},
+                         "parameters": {c: CORRUPTIONS[c].parameter for c in settings.corruptions}},
             "shapes": int(frame["shape"].nunique()), "means": table}
 
 

@@ -49,6 +49,8 @@ def robustness_frame(runs: list[RunScores], baseline: RunScores | None = None) -
         corruptions = [c for c in dict.fromkeys(run.frame["corruption"]) if c != "clean"]
         shapes = sorted(run.frame["shape"].unique())
         clean = run.frame[run.frame["corruption"] == "clean"]
+        shifts = run.frame[run.frame["corruption"] != "clean"]["latent_shift"]
+        shift = float(shifts.mean()) if shifts.notna().any() else None  # one latent per run, whatever the task
         for task, (metric, higher) in run.mains.items():
             column = f"{task}.{metric}"
             if column not in run.frame:
@@ -61,8 +63,7 @@ def robustness_frame(runs: list[RunScores], baseline: RunScores | None = None) -
             row["mean corrupted"] = float(np.nanmean(np.nanmean(cube, axis=2)))
             row["interval"] = _interval(lambda c: np.nanmean(np.nanmean(c, axis=2)), (cube,))
             row.update(_mce(run, baseline, column, corruptions, shapes, cube, higher))
-            shifts = run.frame[run.frame["corruption"] != "clean"]["latent_shift"]
-            row["latent shift"] = float(shifts.mean()) if shifts.notna().any() else None
+            row["latent shift"] = shift
             rows.append(row)
     return pd.DataFrame(rows)
 

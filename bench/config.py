@@ -11,6 +11,7 @@ import dataclasses
 import sys
 import typing
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -47,11 +48,24 @@ class DataConfig:
     n_query_points: int = 2048
     """Query points M sampled per shape and training step."""
     near_surface_share: float = 0.5
-    """Share of training query points drawn from the near-surface samples (where the dataset has any)."""
+    """Share of training query points drawn from the near-surface samples (where the dataset has any), in [0, 1];
+    0: uniform in the padded box only (ONet's points_uniform_ratio 1, the paper profiles)."""
+    noise_frame: Literal["cube", "sphere"] = "cube"
+    """Frame of input_noise: cube -> a std in the unit-cube frame (ONet); sphere -> in the frame that scales each
+    shape into the unit sphere about its centroid (PointNet's jitter): the std is input_noise x the shape's radius."""
+    eval_noise: bool = True
+    """Noise on evaluation inputs too (ONet); false: training inputs only (PointNet's training-time jitter)."""
     views: int = 0
     """Rendered views per shape for image encoders (the paper: 24); rendered and cached on first use."""
     image_size: int = 137
-    """Side of rendered views (Choy et al.: 137; 224 for ImageNet-sized inputs)."""
+    """Side of rendered views (Choy et al.: 137). What the encoder sees is its own setting: resnet18's
+    input_size resizes them (the image profile: 224, as ONet)."""
+    test_view: int = -1
+    """View an image encoder is evaluated on: -1 -> a seeded random view per shape; k >= 0 -> view k of every
+    shape (ONet: its first). Training always draws random views."""
+    generator_seed: int = 0
+    """Seed of a generated dataset's shapes (synthetic), separate from train.seed: another value is a fresh draw
+    of the data, with its own revision and cache folder (a confirmatory evaluation); 0 is the standard draw."""
     on_bad_shape: Literal["skip", "stop"] = "skip"
     """skip: drop a broken shape and count it in the result; stop: fail with its path."""
 
@@ -90,6 +104,9 @@ class TrainConfig:
     """Save a resumable checkpoint every K steps (atomically)."""
     early_stop: int = 0
     """Stop after this many validations without improvement; 0 = off."""
+    select: Literal["mean", "iou"] = "mean"
+    """Model selection score: mean -> the mean of the run's tasks' main scores; iou -> the reconstruction IoU
+    (the mean IoU of the run's tasks that score meshes) where the run reconstructs, else the mean (ONet: IoU)."""
     seed: int = 0
     """Seed of python, numpy, torch and the data order."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
@@ -165,7 +182,16 @@ class RunSpec:
     tasks: tuple[str, ...]
     protocol: ProtocolName = "single"
     encoder_from: str = ""
-    """Run whose encoder is frozen and probed (protocol frozen)."""
+    """Where a frozen run's encoder comes from (protocol frozen): an earlier run of the suite (its name), a run
+    folder of another suite or results folder (a path: it holds result.json and model.pt; the encoder family,
+    latent_dim and encoder_kwargs are read from it), or "plugin" (the encoder plugin loads its own weights and
+    declares provides_weights = True)."""
+    encoder_weights: str = ""
+    """A weights file for the run's own encoder (protocol frozen, instead of encoder_from): a plain
+    torch.save(encoder.state_dict()) file, a bench model.pt, or a checkpoint with weights_prefix."""
+    weights_prefix: str = ""
+    """With encoder_weights: the key prefix of the encoder's weights in the file, stripped (e.g. "encoder.";
+    "model.encoder." walks into the nested dict "model" first)."""
     lambdas: dict[str, float] = field(default_factory=dict)
     description: str = ""
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -348,6 +374,43 @@ def _apply(obj: Any, values: dict[str, Any], path: str, where: str) -> Any:
     return replace(obj, **changes)
 
 
+PLUGIN_SOURCE = "plugin"
+"""``encoder_from = "plugin"``: the encoder plugin loads its own trained weights (a reserved word, never a run)."""
+
+
+def frozen_source_kind(encoder_from: str, earlier_runs: Collection[str]) -> Literal["run", "folder", "plugin"]:
+    """What a frozen run's ``encoder_from`` names: "plugin", an earlier run of its suite (a name wins over a
+    folder of the same name), else a run folder when it is a path (it has a ``/``) or an existing folder; a
+    bare word that is neither is taken for a misspelt run name ("run")."""
+    if encoder_from == PLUGIN_SOURCE:
+        return "plugin"
+    if encoder_from in earlier_runs:
+        return "run"
+    if "/" in encoder_from or "\\" in encoder_from or Path(encoder_from).expanduser().is_dir():
+        return "folder"
+    return "run"
+
+
+def _check_frozen_source(spec: RunSpec, path: str, where: str) -> None:
+    """A frozen run names exactly one source of its encoder; other runs name none."""
+    if spec.protocol != "frozen":
+        given = [k for k in ("encoder_from", "encoder_weights", "weights_prefix") if getattr(spec, k)]
+        if given:
+            raise ConfigError(f"{where}: {path}: {' and '.join(given)} {'is' if len(given) == 1 else 'are'} only "
+                              f"meaningful with protocol = \"frozen\".")
+        return
+    if spec.encoder_from and spec.encoder_weights:
+        raise ConfigError(f"{where}: {path}: a frozen run takes its encoder from one place: give encoder_from or "
+                          f"encoder_weights, not both.")
+    if not spec.encoder_from and not spec.encoder_weights:
+        raise ConfigError(f"{where}: {path}: protocol 'frozen' needs encoder_from = \"<run name>\" (an earlier run "
+                          f"of the suite), encoder_from = \"<path to a run folder>\", encoder_from = \"plugin\" (the "
+                          f"encoder plugin's own weights), or encoder_weights = \"<weights file>\".")
+    if spec.weights_prefix and not spec.encoder_weights:
+        raise ConfigError(f"{where}: {path}: weights_prefix selects keys of an encoder_weights file; it does not go "
+                          f"with encoder_from. Give encoder_weights = \"<weights file>\", or drop weights_prefix.")
+
+
 def _parse_run(raw: Any, path: str, where: str) -> RunSpec:
     table = dict(_expect_table(raw, path, where))
     overrides = {k: table.pop(k) for k in list(table) if k in SECTIONS or k in PLUGIN_KWARGS}
@@ -359,10 +422,7 @@ def _parse_run(raw: Any, path: str, where: str) -> RunSpec:
     spec = replace(spec, overrides=overrides)
     if not is_safe_name(spec.name):  # the run's folder is <suite>/<name>-<hash>
         raise ConfigError(f"{where}: {path}.name: {spec.name!r} is not a valid run name ({NAME_RULE}).")
-    if spec.protocol == "frozen" and not spec.encoder_from:
-        raise ConfigError(f"{where}: {path}: protocol 'frozen' needs encoder_from = \"<run name>\".")
-    if spec.protocol != "frozen" and spec.encoder_from:
-        raise ConfigError(f"{where}: {path}: encoder_from is only meaningful with protocol = \"frozen\".")
+    _check_frozen_source(spec, path, where)
     if not spec.tasks:
         raise ConfigError(f"{where}: {path}.tasks: at least one task is needed.")
     for task, weight in spec.lambdas.items():
@@ -388,11 +448,15 @@ def _parse_suites(raw: Any, where: str) -> dict[str, SuiteSpec]:
         for run in runs:
             if run.name in seen:
                 raise ConfigError(f"{where}: suites.{name}: run name '{run.name}' appears twice.")
-            if run.encoder_from and run.encoder_from not in seen:
+            if run.encoder_from == PLUGIN_SOURCE and PLUGIN_SOURCE in seen:
+                raise ConfigError(f"{where}: suites.{name}: run '{run.name}': encoder_from = \"plugin\" means the "
+                                  f"encoder plugin's own weights, never the run named 'plugin'; rename that run.")
+            if run.encoder_from and frozen_source_kind(run.encoder_from, seen) == "run" and run.encoder_from not in seen:
                 raise ConfigError(
                     f"{where}: suites.{name}: run '{run.name}' takes its encoder from "
                     f"'{run.encoder_from}', which must be an earlier run of the same suite."
-                    f"{did_you_mean(run.encoder_from, seen)}"
+                    f"{did_you_mean(run.encoder_from, seen)} (A run folder is given as a path, e.g. "
+                    f"\"results/other/{run.encoder_from}-<hash>\"; a weights file as encoder_weights.)"
                 )
             seen.add(run.name)
         suite = _apply(SuiteSpec(name=name, runs=runs), table, f"suites.{name}", where)

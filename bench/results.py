@@ -197,6 +197,10 @@ class RunResult:
     bench_version: str = __version__
     schema_version: int = SCHEMA_VERSION
     created: str = ""
+    analysis: dict[str, Any] = field(default_factory=dict)
+    """What was worked out from this result together with others after it finished (`bench probe`: the
+    generality score and the verdicts against reference results); written only when not empty, so results
+    without it keep their layout."""
     run_dir: Path | None = field(default=None, compare=False, repr=False)
     """Where this result was read from (or written to): never stored in the file, never taken from it."""
 
@@ -213,7 +217,7 @@ class RunResult:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "run_dir":
+            if f.name == "run_dir" or (f.name == "analysis" and not value):
                 continue
             if isinstance(value, Record):
                 value = value.to_dict()
@@ -320,7 +324,7 @@ def _check_types(data: dict[str, Any], where: str) -> None:
         raise ResultError(f"{where}: config_hash {data['config_hash']!r} is not a hexadecimal hash.")
     for key in ("config", "encoder", "dataset"):
         _expect(data[key], dict, key, where)
-    for key in ("metric_info", "timings", "training", "packages", "git", "intervals"):
+    for key in ("metric_info", "timings", "training", "packages", "git", "intervals", "analysis"):
         _expect(data.get(key, {}), dict, key, where)
     _expect(data["protocol"], str, "protocol", where)
     _expect(data["tasks"], list, "tasks", where)
@@ -397,6 +401,12 @@ def read_result(path: Path) -> RunResult:
     result = RunResult.from_dict(data, str(path))
     result.run_dir = path.parent
     return result
+
+
+def reference_results_dir() -> Path:
+    """``<bench checkout>/results/reference``: the reference results shipped with bench (`bench probe`'s battery on
+    the default suite's encoders), read by `bench probe` and `bench leaderboard --with-reference`."""
+    return Path(__file__).resolve().parent.parent / "results" / "reference"
 
 
 def scan_results(root: Path) -> list[RunResult]:

@@ -1,5 +1,9 @@
 """ResNet-18 image encoder (He et al. 2016) + a linear layer to D, as Occupancy Networks' Resnet18.
 
+ONet renders Choy et al.'s views at 137 px and resizes them to 224 px (torchvision's bilinear ``Resize``) before
+the network; ``input_size = 224`` does the same here (the image profile sets it), on the device, so the
+stored views stay at their rendered size. 0 feeds the views as they come.
+
 Written in plain torch with torchvision's module names, so that torchvision's ImageNet state dict
 (``resnet18-*.pth``) loads with ``--set encoder_kwargs.resnet18.pretrained=PATH`` without torchvision being
 installed (PyPI's torchvision does not import beside the CPU torch wheel this project installs).
@@ -11,9 +15,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import PluginLoadError
+from bench.errors import ConfigError, PluginLoadError
 
 
 class BasicBlock(nn.Module):
@@ -39,10 +44,14 @@ class ResNet18(nn.Module):
 
     modality: ClassVar[str] = "image"
 
-    def __init__(self, latent_dim: int = 256, pretrained: str = "", normalize: bool = True):
+    def __init__(self, latent_dim: int = 256, pretrained: str = "", normalize: bool = True, input_size: int = 0):
         super().__init__()
+        if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 0:
+            raise ConfigError(f"encoder_kwargs.resnet18.input_size = {input_size!r}: the side in pixels the views are "
+                              "resized to (ONet: 224), or 0 to feed them at their own size.")
         self.latent_dim = latent_dim
         self.normalize = normalize
+        self.input_size = input_size
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
@@ -80,8 +89,13 @@ class ResNet18(nn.Module):
         self.load_state_dict(state, strict=False)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) images in [0, 1] -> (B, latent_dim)."""
-        x = (inputs - self.mean) / self.std if self.normalize else inputs
+        """(B, 3, H, W) images in [0, 1] -> (B, latent_dim); resized to (B, 3, input_size, input_size) first
+        when input_size is set (bilinear with antialiasing, as PIL's resize that torchvision's Resize calls)."""
+        x = inputs
+        if self.input_size and tuple(x.shape[-2:]) != (self.input_size, self.input_size):
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False,
+                              antialias=True)
+        x = (x - self.mean) / self.std if self.normalize else x
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))

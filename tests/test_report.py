@@ -41,7 +41,7 @@ def test_paper_comparison_and_claims_without_scores_are_inconclusive():
     row = frame.set_index("row").loc["ONet baseline"]
     assert row["iou (paper)"] == 0.78 and row["iou (ours)"] == 0.75
     verdicts = check_claims(rs, "table2")  # no results folder: no per-shape scores, so nothing can be bounded
-    assert [v.verdict for v in verdicts] == ["inconclusive"] * 3
+    assert [v.verdict for v in verdicts] == ["inconclusive"] * 4 + ["n/a"]
     assert verdicts[0].diff == pytest.approx(-0.005) and "no per-shape scores" in verdicts[0].line()
 
 

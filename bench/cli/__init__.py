@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bench import __version__
-from bench.cli import compare, data, encoders, export, leaderboard, plugins, prepare, report, robustness, run
+from bench.cli import compare, data, encoders, export, leaderboard, plugins, prepare, probe, report, robustness, run
 from bench.cli._common import print_versions
 
 app = typer.Typer(
@@ -34,7 +34,7 @@ def root(
 
 # One module per command group; each only reads arguments and prints what bench/reports (or bench/training,
 # bench/data) computes.
-for module in (run, plugins, encoders, prepare, data, leaderboard, compare, report, export, robustness):
+for module in (run, plugins, encoders, prepare, data, leaderboard, compare, report, export, robustness, probe):
     app.add_typer(module.app)
 
 

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from bench.cli._common import ConfigOption, DataPathOption, TrustOption, cli_errors, console, user_config
 from bench.cli._output import Format, emit, print_frame, render
+from bench.reports.claims import family_summary
 from bench.reports.report_card import build_report_card
 from bench.reports.suite import SuiteReport, build_suite_report
 from bench.results import scan_results
@@ -33,8 +34,10 @@ def report_cmd(
     data_path: Path = DataPathOption,
     config: Path = ConfigOption,
 ) -> None:
-    """A suite's leaderboard with intervals, the paper's claims as verdicts, the evaluation conventions,
-    and (--paper) the paper's table beside ours. --format html writes the report card."""
+    """A suite's leaderboard with intervals, the paper's claims as verdicts (each with its family-wise verdict
+    over the suite's claims; once per setup where the folder holds runs of several: another encoder, other
+    --set values), the evaluation conventions, and (--paper) the paper's table beside ours. --format html
+    writes the report card."""
     report = build_suite_report(scan_results(results_dir), suite, results_dir, table, dataset, profile, precision,
                                 paper=paper, card=fmt == Format.html)
     if fmt == Format.html:  # the report card: one self-contained file
@@ -49,14 +52,18 @@ def report_cmd(
 
 
 def _print_report(report: SuiteReport, fmt: Format, out: Path | None, title: str) -> None:
-    """The leaderboard (to ``out`` for csv / markdown), the paper's tables, then verdicts and conventions."""
+    """The leaderboard (to ``out`` for csv / markdown), the paper's tables, then verdicts (each naming its setup
+    where there are several), their family-wise summary per setup, and the conventions."""
     if report.results:
         render(report.results, fmt, title=f"suite {report.suite}", out=out if fmt != Format.table else None)
     if report.paper is not None:
         console.print(f"[yellow]{escape(report.paper_note)}[/yellow]", highlight=False, markup=True)
         paper = report.paper_ours if fmt == Format.table else report.paper  # CSV / Markdown: the table's own names
-        print_frame(paper, f"{title}: {report.paper_dataset} (ours: category means)", fmt, None)
+        print_frame(paper, f"{title}: {report.paper_dataset} (ours: category means, accuracy overall, as the "
+                           "paper; mean over seeds)", fmt, None)
         if report.per_class is not None:
             print_frame(report.per_class, f"{title}, per category", fmt, None)
-    for line in [v.line() for v in report.verdicts] + report.conventions:
+    for line in [v.line() for v in report.verdicts] + family_summary(report.verdicts):
+        console.print(line, highlight=False, soft_wrap=True)  # one line each, whole: the terminal wraps it
+    for line in report.conventions:
         console.print(line, highlight=False)

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from bench.cli._common import ConfigOption, SetOption, cli_errors, console, load
 from bench.cli._output import render
-from bench.reports.claims import check_claims
+from bench.reports.claims import check_claims, family_summary
 from bench.shards import parse_shard
 
 app = typer.Typer()
@@ -87,8 +87,9 @@ def _add_options(overrides: dict, named: dict[str, dict]) -> None:
 def _print_results(results, suite: str, results_dir: Path) -> None:
     """The suite's leaderboard and the paper's claims on it; exit code 1 if a run failed."""
     render(results, title=f"suite {suite}")
-    for verdict in check_claims(results, suite, results_dir):
-        console.print(verdict.line(), highlight=False)
+    verdicts = check_claims(results, suite, results_dir)
+    for line in [v.line() for v in verdicts] + family_summary(verdicts):
+        console.print(line, highlight=False, soft_wrap=True)  # one line each, whole: the terminal wraps it
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
 
@@ -101,7 +102,7 @@ def _print_plan(runs, find_cached) -> None:
         cached = find_cached(Path(r.cfg.output.results_dir), r.name, r.config_hash)
         status = "reuse" if cached and (cached / "result.json").is_file() else \
             ("resume" if (r.run_dir / "last.pt").is_file() else "train")
-        enc = r.cfg.model.encoder + (f" (from {r.spec.encoder_from}, frozen)" if r.stage_one else "")
+        enc = r.cfg.model.encoder + (f" (from {r.encoder_source}, frozen)" if r.spec.protocol == "frozen" else "")
         data = r.cfg.data.name + (f"/{r.cfg.data.preset}" if r.cfg.data.name == "synthetic" else "")
         table.add_row(r.name, r.spec.protocol, "+".join(r.spec.tasks), enc, data, str(r.cfg.train.max_steps),
                       str(r.cfg.train.seed), r.precision, r.config_hash, status)

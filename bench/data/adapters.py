@@ -17,7 +17,8 @@ from bench.config import DataConfig
 from bench.data.cache import cache_dir, dataset_complete, render_missing_views
 from bench.data.format import Category, DatasetInfo, check_shape_id
 from bench.data.meshio import MESH_SUFFIXES
-from bench.data.prepare import MeshItem, PrepareParams, PrepareReport, finalise, prepare_items, render_prepared
+from bench.data.prepare import (MeshItem, PrepareParams, PrepareReport, finalise, hashed_params, prepare_items,
+                                 render_prepared)
 from bench.errors import ConfigError, DataError
 
 
@@ -93,7 +94,7 @@ class _PreparedSource:
     def set_params(self, params: PrepareParams) -> None:
         """Preparation settings; the cache folder follows them, so other settings never reuse it."""
         self.params = params
-        key = stable_hash({"source": str(self.source.resolve()), "params": params.__dict__, "extra": self.extra_key()})
+        key = stable_hash({"source": str(self.source.resolve()), "params": hashed_params(params), "extra": self.extra_key()})
         self.root = cache_dir(self.cfg) / f"{self.name}-{key}"
 
     def extra_key(self) -> str:

@@ -13,7 +13,7 @@ from bench.config import DataConfig
 from bench.contracts import ShapeView
 from bench.data.format import DatasetInfo, odd_ones, read_dataset_info, read_shape
 from bench.blame import blame, build_plugin
-from bench.errors import DataError, PluginContractError, PluginLoadError, did_you_mean
+from bench.errors import ConfigError, DataError, PluginContractError, PluginLoadError, did_you_mean
 from bench.registry import DATASETS
 
 
@@ -21,9 +21,15 @@ def open_dataset(cfg: DataConfig, seed: int = 0, progress: bool = True, with_vie
     """Resolve the dataset plugin named in ``cfg``, let it prepare its folder, and read its info.
 
     ``with_views``: image input; the plugin renders ``cfg.views`` views per shape unless they exist.
+    A ``data.generator_seed`` other than 0 needs a plugin that draws its shapes from it (class attribute
+    ``uses_generator_seed = True``, as synthetic has); any other plugin would ignore it silently.
     """
     plugin = DATASETS.load(cfg.name)
     label = DATASETS.entry(cfg.name).label("dataset")
+    if cfg.generator_seed != 0 and not getattr(plugin, "uses_generator_seed", False):
+        raise ConfigError(f"data.generator_seed = {cfg.generator_seed}: the {label} does not generate its shapes "
+                          "from a seed, so another draw of it does not exist; only generated datasets (synthetic) "
+                          "take this setting. Remove it (or set it to 0).")
     dataset = build_plugin(label, plugin, (cfg,), {"seed": seed}, given=f"(cfg, seed={seed})",
                            fix="A dataset plugin is called as plugin(cfg, seed=...).", type_error=PluginContractError)
     with blame(label, "prepare", PluginLoadError):
@@ -154,6 +160,17 @@ def _stack_alike(arrays: list[np.ndarray], ids: list[str], what: str, fix: str) 
     return np.stack(arrays)
 
 
+def shape_radii(store: ShapeStore) -> np.ndarray:
+    """(S,) float32: per shape, the largest distance of its surface points from their centroid, in the store's
+    (unit-cube) frame: the scale that PointNet's normalisation to the unit sphere divides by (0.5 for a ball
+    filling the cube, sqrt(3)/2 for the cube itself)."""
+    radii = np.empty(len(store), dtype=np.float32)
+    for i in range(len(store)):  # one shape at a time: the float32 copy of a whole split would not fit
+        pts = store.surface[store.surf(i)].astype(np.float32)
+        radii[i] = np.linalg.norm(pts - pts.mean(0), axis=1).max()
+    return radii
+
+
 def _draw(rng: np.random.Generator, offset: np.ndarray, count: np.ndarray, k: int) -> np.ndarray:
     """(B,) offsets and counts -> (B, k) random flat indices into each shape's range (with replacement)."""
     return offset[:, None] + (rng.random((len(offset), k)) * count[:, None]).astype(np.int64)
@@ -165,7 +182,8 @@ class ShapeDataset(torch.utils.data.Dataset):
     ``dataset[i]`` gives one shape (random draws from ``seed`` and i); ``dataset.batch(idx, rng)`` gives a
     batch in one vectorised pass. Keys: inputs (B, N, 3) | (B, R, R, R) | (B, 3, H, W), points (B, M, 3),
     occ (B, M), part (B, M) when the dataset has parts, category (B,). ``dataset.inputs(idx, rng)`` gives the
-    inputs alone, as evaluation needs them.
+    inputs alone, as evaluation needs them: there ``data.test_view`` picks the view and ``data.eval_noise``
+    whether the points are corrupted; training batches always take a random view and the noise.
     """
 
     def __init__(self, store: ShapeStore, cfg: DataConfig, modality: str = "pointcloud", seed: int = 0):
@@ -176,7 +194,17 @@ class ShapeDataset(torch.utils.data.Dataset):
         if modality not in ("pointcloud", "voxels", "image"):
             raise DataError(f"modality '{modality}' is not provided by dataset {store.info.name}; "
                             "it offers pointcloud, voxels and image.")
+        if not 0.0 <= cfg.near_surface_share <= 1.0:
+            raise ConfigError(f"data.near_surface_share = {cfg.near_surface_share}: a share of the query points, so "
+                              "between 0 (uniform in the box only) and 1 (near the surface only).")
+        if modality == "image" and cfg.test_view >= store.views.shape[1]:
+            raise ConfigError(f"data.test_view = {cfg.test_view}, but {store.info.name} has {store.views.shape[1]} "
+                              f"views per shape ({store.split} split): choose 0..{store.views.shape[1] - 1}, or -1 "
+                              "for a random view per shape.")
+        if cfg.test_view < -1:
+            raise ConfigError(f"data.test_view = {cfg.test_view}: -1 (a random view per shape) or a view index >= 0.")
         self.store, self.cfg, self.modality, self.seed = store, cfg, modality, seed
+        self._radii: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.store)
@@ -204,26 +232,43 @@ class ShapeDataset(torch.utils.data.Dataset):
         (B, R, R, R) voxels | (B, 3, H, W) images in [0, 1]. Drawn from ``rng`` exactly as
         ``batch(idx, rng, n_query=1)`` draws them, and leaving ``rng`` where that leaves it (the one query
         point per shape is drawn and dropped), so that successive batches of an evaluation get the inputs that
-        evaluations have always had, and give the same numbers."""
+        evaluations have always had, and give the same numbers. Two settings apply here only: data.test_view
+        >= 0 takes that view of every shape, and data.eval_noise = false leaves the points clean."""
         idx = np.asarray(idx, dtype=np.int64)
-        inputs = self._draw_inputs(idx, rng)
+        inputs = self._draw_inputs(idx, rng, evaluation=True)
         self._draw_queries(idx, rng, 1)
         return inputs
 
-    def _draw_inputs(self, idx: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
+    def _draw_inputs(self, idx: np.ndarray, rng: np.random.Generator, evaluation: bool = False) -> torch.Tensor:
         """The inputs of ``batch``, with ONet's corruption: data.n_input_points surface points with Gaussian
-        noise of data.input_noise | the voxel grid | one random view per shape."""
+        noise of data.input_noise (in data.noise_frame) | the voxel grid | one random view per shape.
+        ``evaluation``: the inputs of ``inputs``: view data.test_view when it is >= 0, and no noise unless
+        data.eval_noise. The random draws are the same either way, so the stream stays where it would be."""
         st, cfg = self.store, self.cfg
         if self.modality == "pointcloud":
             flat = _draw(rng, st.s_off[idx], st.s_count[idx], cfg.n_input_points)
             pts = st.surface[flat].astype(np.float32)
             if cfg.input_noise > 0:
-                pts += rng.standard_normal(pts.shape, dtype=np.float32) * np.float32(cfg.input_noise)
+                noise = rng.standard_normal(pts.shape, dtype=np.float32)
+                if cfg.eval_noise or not evaluation:
+                    pts += noise * self._noise_std(idx)
             return torch.from_numpy(pts)
         if self.modality == "voxels":
             return torch.from_numpy(st.voxels[idx].astype(np.float32))
         view = rng.integers(0, st.views.shape[1], len(idx))  # (B, 3, H, W) in [0, 1]
+        if evaluation and cfg.test_view >= 0:
+            view = np.full(len(idx), cfg.test_view)
         return torch.from_numpy(st.views[idx, view].transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+
+    def _noise_std(self, idx: np.ndarray) -> np.float32 | np.ndarray:
+        """The std of the input noise of shapes ``idx``: data.input_noise in the unit-cube frame (a scalar), or
+        with data.noise_frame = "sphere" input_noise x each shape's radius, (B, 1, 1): PointNet's noise on a
+        shape scaled into the unit sphere about its centroid, brought back to the cube frame."""
+        if self.cfg.noise_frame == "cube":
+            return np.float32(self.cfg.input_noise)
+        if self._radii is None:
+            self._radii = shape_radii(self.store)
+        return (np.float32(self.cfg.input_noise) * self._radii[idx])[:, None, None]
 
     def _draw_queries(self, idx: np.ndarray, rng: np.random.Generator, m: int) -> np.ndarray:
         """(B, m) flat indices into the store's query points: uniform ones, then near-surface ones (when every

@@ -1,8 +1,9 @@
 """`bench prepare`: meshes -> the dataset format. Normalise to the unit cube, label inside/outside by
 winding numbers (robust on the non-watertight meshes of real datasets), sample uniform + near-surface
 query points and surface points with normals, and label parts by the Voronoi rule when labelled points
-are given. Parallel over shapes, resumable (finished shapes are skipped), shardable (``--shard i/n``);
-a failing mesh is logged to ``failures.jsonl`` and skipped, never stopping the batch."""
+are given (once they are found to sit on the mesh: bench/data/alignment.py). Parallel over shapes, resumable
+(finished shapes are skipped), shardable (``--shard i/n``); a failing mesh, or labelled points off it, is
+logged to ``failures.jsonl`` and skipped, never stopping the batch."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench._io import atomic_write_text, stable_hash
+from bench.data.alignment import check_label_alignment
 from bench.data.cache import run_shape_jobs, shape_complete
 from bench.data.format import Category, DatasetInfo, check_shape_id, write_shape
 from bench.data.meshio import check_regular_file, load_mesh, normalise_to_unit_cube
@@ -35,6 +37,25 @@ class PrepareParams:
     near_sigmas: tuple[float, ...] = (0.01, 0.04)
     voxel_resolution: int = 32
     seed: int = 0
+    label_max_distance: float = 0.02
+    """Labelled points (ShapeNetPart) farther than this from the mesh after the alignment, a share of the box
+    side, for more than 5 % of them: the shape is skipped and logged in failures.jsonl (bench/data/alignment.py).
+    0: no check."""
+
+
+NEW_PARAMS_AT_DEFAULT = {"label_max_distance": 0.02}
+"""Parameters added after datasets were prepared: left out of the dataset revision while they hold their default,
+so that preparing the same shapes again gives the revision it gave before (a shape the check skips changes the
+revision anyway, through the list of shapes)."""
+
+
+def hashed_params(params: PrepareParams) -> dict:
+    """``asdict(params)`` less NEW_PARAMS_AT_DEFAULT's parameters that hold their default: what the revision hashes."""
+    out = asdict(params)
+    for key, default in NEW_PARAMS_AT_DEFAULT.items():
+        if out.get(key) == default:
+            del out[key]
+    return out
 
 
 @dataclass
@@ -109,18 +130,23 @@ def prepare_shape(item: MeshItem, root: Path, params: PrepareParams) -> None:
     surface, face_idx = trimesh.sample.sample_surface(mesh, params.n_surface, seed=rng)
     normals = mesh.face_normals[face_idx]
     points, n_uniform = query_points(surface, params.n_points, params.near_share, params.near_sigmas, rng)
+    surface_labels = None
+    if item.labelled_points:  # before the winding numbers: a shape refused here costs no more work
+        lp, ll = read_labelled_points(Path(item.labelled_points))
+        # Labelled points and mesh come from different pipelines: both are bbox-normalised, which aligns
+        # ShapeNetPart with ShapeNetCore up to the annotation's own sampling, when they are the same model in
+        # the same frame; the check refuses a shape where they are not.
+        lp, _, _ = normalise_to_unit_cube(lp)
+        if params.label_max_distance > 0:
+            check_label_alignment(item.shape_id, lp, mesh.triangles, surface, face_idx, params.label_max_distance,
+                                  item.labelled_points)
+        surface_labels = voronoi_labels(surface, lp, ll + item.label_offset)
     r = params.voxel_resolution
     grid = voxel_centres(r)
     w, _ = fast_winding_numbers(mesh.vertices, mesh.faces, np.concatenate([points, grid]).astype(np.float64))
     occ, voxels = w[: len(points)] >= 0.5, (w[len(points):] >= 0.5).reshape(r, r, r)
-    labels = surface_labels = None
-    if item.labelled_points:
-        lp, ll = read_labelled_points(Path(item.labelled_points))
-        # Labelled points and mesh come from different pipelines: both are bbox-normalised, which aligns
-        # ShapeNetPart with ShapeNetCore up to the annotation's own sampling.
-        lp, _, _ = normalise_to_unit_cube(lp)
-        ll = ll + item.label_offset
-        surface_labels = voronoi_labels(surface, lp, ll)
+    labels = None
+    if surface_labels is not None:
         labels = voronoi_labels(points.astype(np.float32), surface.astype(np.float32), surface_labels, inside=occ)
     write_shape(root / item.shape_id, points, occ, surface.astype(np.float32), normals.astype(np.float32),
                 n_uniform=n_uniform, labels=labels, surface_labels=surface_labels, voxels=voxels,
@@ -204,8 +230,9 @@ def finalise(items: list[MeshItem], root: Path, name: str, categories: list[Cate
     splits: dict[str, list[str]] = {}
     for it in ready:
         splits.setdefault(it.split, []).append(it.shape_id)
-    info = DatasetInfo(name=name, revision=stable_hash({"v": PREPARE_VERSION, "params": asdict(params), "source": source,
-                                                        "shapes": sorted(s for v in splits.values() for s in v)}),
+    revision = {"v": PREPARE_VERSION, "params": hashed_params(params), "source": source,
+                "shapes": sorted(s for v in splits.values() for s in v)}
+    info = DatasetInfo(name=name, revision=stable_hash(revision),
                        categories=categories, part_names=part_names, splits=splits,
                        made_by={"tool": "bench prepare", "version": PREPARE_VERSION, "params": asdict(params),
                                 "source": source, "failed": sorted(failed - ready_ids)})

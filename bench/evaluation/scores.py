@@ -37,4 +37,5 @@ def write_scores(rows: list[dict[str, Any]], run_dir: Path) -> Path:
 def read_scores(run_dir: Path) -> pd.DataFrame | None:
     """The run's per-shape scores, or None when it has none (runs made before scores.csv existed)."""
     path = Path(run_dir) / SCORES_FILE
-    return pd.read_csv(path) if path.is_file() else None
+    # ids are text: a ShapeNet synset "02691156" read as a number would lose its leading zero
+    return pd.read_csv(path, dtype={"shape": str, "category": str}) if path.is_file() else None

@@ -23,6 +23,10 @@ Conventions, as the benchmark prints them:
 - **Verdicts** (``verdict``, ``claim_verdict``) read an interval of ``B - A``; their rules are in their
   docstrings. ``claim_verdict`` takes a higher-is-better difference: for a lower-is-better metric
   (Chamfer-L1) pass the negated interval, ``(-high, -low)``.
+- **p-values of claims** (``bootstrap_claim_test``, ``seed_claim_test``) test the claim's threshold with
+  the very resamples (or the very Student-t) its interval comes from, so that a p-value below 0.05 and a
+  95 % interval wholly on one side of the threshold say the same thing. ``holm_adjusted`` corrects a
+  family of them (Holm-Bonferroni): several claims on correlated runs are several tests.
 """
 
 from __future__ import annotations
@@ -433,3 +437,139 @@ def claim_verdict(diff_low: float | None, diff_high: float | None, claim: str,
     if diff_high <= tolerance:
         return "contradicted"
     return "inconclusive"
+
+
+# ---------------------------------------------------------------------------------------------------
+# p-values of claims, and the family-wise correction (Holm-Bonferroni)
+
+
+class ClaimTest(NamedTuple):
+    """A claim's test against its threshold ``t`` (``-tolerance`` for "not_worse", ``+tolerance`` for
+    "better"), read from the same resamples (or the same Student-t) as its interval.
+
+    ``p_holds``: the share of the evidence on the side where the claim fails (small: the claim holds);
+    ``p_fails``: the share on the side where it holds (small: the claim fails); they add up to 1.
+    ``p``: the two-sided p-value ``min(1, 2 * min(p_holds, p_fails))`` of "the difference is ``t``": below
+    ``1 - confidence`` exactly when the ``confidence`` interval lies wholly on one side of ``t`` (for the
+    bootstrap to within one resample: the interval's ends interpolate between resamples). All ``None``
+    where the interval is undefined.
+    """
+
+    p: float | None
+    p_holds: float | None
+    p_fails: float | None
+
+
+def claim_threshold(claim: str, tolerance: float = 0.0) -> float:
+    """The threshold a claim's higher-is-better difference ``B - A`` is read against: ``-tolerance`` for
+    "not_worse" (B at most ``tolerance`` worse), ``+tolerance`` for "better"."""
+    if claim not in CLAIMS:
+        raise ValueError(f"claim must be one of {CLAIMS}, got {claim!r}")
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0 (a margin on the metric's scale), got {tolerance!r}")
+    return -float(tolerance) if claim == "not_worse" else float(tolerance)
+
+
+def _claim_shares(samples: np.ndarray, claim: str, threshold: float) -> ClaimTest:
+    """ClaimTest from samples of the difference. A sample on the threshold counts where ``claim_verdict``'s
+    bounds put it: "not_worse" holds at ``>= threshold``, "better" only above it."""
+    n = samples.size
+    failing = np.count_nonzero(samples < threshold) if claim == "not_worse" else np.count_nonzero(samples <= threshold)
+    p_holds = float(failing) / n
+    p_fails = 1.0 - p_holds
+    return ClaimTest(min(1.0, 2.0 * min(p_holds, p_fails)), p_holds, p_fails)
+
+
+def bootstrap_claim_test(
+    diffs: Sequence[float | None] | np.ndarray,
+    claim: str,
+    tolerance: float = 0.0,
+    categories: Sequence | None = None,
+    statistic: str = "instance",
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> ClaimTest:
+    """The bootstrap test of a claim on the per-shape differences ``diffs[i] = b[i] - a[i]`` (higher is
+    better; negate them for a lower-is-better metric), from the very resamples that
+    ``paired_bootstrap_diff(a, b, categories, statistic, n_boot, seed=seed)`` draws for its interval.
+
+    ``p_holds`` is the share of resampled statistics on the side where the claim fails (below
+    ``-tolerance`` for "not_worse"; at or below ``+tolerance`` for "better"), ``p_fails`` the rest, ``p``
+    the two-sided ``min(1, 2 * min(p_holds, p_fails))``. ``None``/NaN differences are dropped. No
+    differences, or a category of one shape with ``statistic="category"`` (the interval is undefined
+    there too) -> all ``None``; all differences equal (every resample agrees) -> ``p`` 0, the claim
+    holding or failing by which side of the threshold that value is on.
+    E.g. differences all +0.01, "better", tolerance 0: ``ClaimTest(0.0, 0.0, 1.0)``.
+    """
+    _check_statistic(statistic, categories)
+    _check_bootstrap_args(n_boot, confidence=0.95)
+    threshold = claim_threshold(claim, tolerance)
+    arr = _as_scores(diffs)
+    codes = _category_codes(categories, arr.size) if statistic == "category" else None
+    keep = ~np.isnan(arr)
+    values, codes = arr[keep], (None if codes is None else codes[keep])
+    if values.size == 0:
+        return ClaimTest(None, None, None)
+    if np.all(values == values[0]):                           # every resample is this value
+        return _claim_shares(values[:1], claim, threshold)
+    if codes is not None and np.unique(codes, return_counts=True)[1].min() < 2:
+        return ClaimTest(None, None, None)                    # as _ci_of: no honest spread to resample
+    return _claim_shares(_bootstrap_stats(values, codes, int(n_boot), seed), claim, threshold)
+
+
+def student_t_sf(t: float, df: float) -> float:
+    """``P(T > t)`` for Student's t with ``df > 0`` degrees of freedom (``P(|T| > |t|) =
+    I_{df / (df + t^2)}(df / 2, 1 / 2)``, halved). E.g. df 1 (Cauchy): ``student_t_sf(1, 1) = 0.25``;
+    df 2: ``P(T > t) = 1/2 - t / (2 sqrt(t^2 + 2))``."""
+    if not df > 0:
+        raise ValueError(f"df must be positive, got {df!r}")
+    if math.isnan(t):
+        raise ValueError("t is NaN")
+    if math.isinf(t):
+        return 0.0 if t > 0 else 1.0
+    upper = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return upper if t >= 0 else 1.0 - upper
+
+
+def seed_claim_test(values: Sequence[float | None] | np.ndarray, claim: str, tolerance: float = 0.0) -> ClaimTest:
+    """The Student-t test of a claim over seeds, the test ``seed_ci``'s interval inverts: ``values`` are
+    the per-seed differences ``B - A`` (higher is better), ``t = (mean - threshold) / (sd / sqrt(k))``
+    with the sample sd (ddof 1) and k - 1 degrees of freedom; ``p_holds = P(T >= t)``,
+    ``p_fails = P(T <= t)``, ``p = P(|T| >= |t|)``. Fewer than 2 values -> all ``None``; all values equal
+    (sd 0) -> read as the bootstrap reads a constant: on the side of the threshold where the value is.
+    E.g. [0.01, 0.02, 0.03], "better", tolerance 0: t = 2 sqrt(3), df 2, p_holds = 0.0371, p = 0.0742.
+    """
+    threshold = claim_threshold(claim, tolerance)
+    arr = _as_scores(values)
+    arr = arr[~np.isnan(arr)]
+    if arr.size < 2:
+        return ClaimTest(None, None, None)
+    sd = float(arr.std(ddof=1))
+    mean = float(arr.mean())
+    if sd == 0.0:
+        return _claim_shares(arr[:1], claim, threshold)
+    t = (mean - threshold) / (sd / math.sqrt(arr.size))
+    p_holds = float(student_t_sf(t, arr.size - 1))
+    p_fails = 1.0 - p_holds
+    return ClaimTest(min(1.0, 2.0 * min(p_holds, p_fails)), p_holds, p_fails)
+
+
+def holm_adjusted(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values, in the input's order (``None`` stays ``None`` and is not counted).
+
+    With the m p-values sorted, ``p_(1) <= ... <= p_(m)``, the adjusted value of the i-th is
+    ``max_{j <= i} min(1, (m - j + 1) * p_(j))``; rejecting where the adjusted value is ``<= alpha`` is
+    Holm's step-down test, which holds the family-wise error rate at ``alpha`` for any dependence between
+    the tests. E.g. [0.01, 0.04, 0.03] -> [0.03, 0.06, 0.06].
+    """
+    indexed = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    for p, _ in indexed:
+        if not 0.0 <= p <= 1.0:  # NaN fails this too
+            raise ValueError(f"p-values must lie in [0, 1], got {p!r}")
+    m = len(indexed)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(indexed)):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out

@@ -14,6 +14,7 @@ import pandas as pd
 
 from bench._io import stable_hash
 from bench.errors import BenchError, did_you_mean
+from bench.reports.select import seed_identity
 from bench.results import CLASS_MEAN, RunResult, metric_directions
 
 ID_COLUMNS = ("rank", "suite", "run", "encoder", "protocol", "tasks", "dataset", "flags")
@@ -68,10 +69,9 @@ def _filtered_out(r: RunResult, suite, dataset, encoder, task) -> bool:
 
 
 def seed_group(r: RunResult) -> str:
-    """Runs that differ only by seed share this key (their stage-one runs differ by seed too)."""
-    cfg = {k: v for k, v in r.config.items() if k not in ("run", "suite", "all_sections", "stage_one")}
-    cfg["train"] = {k: v for k, v in cfg.get("train", {}).items() if k != "seed"}
-    return stable_hash([r.suite, r.run_name, r.status, r.step_limited, r.dataset.revision, cfg])
+    """Runs that differ only by seed share this key (their stage-one runs differ by seed too): the seeds of one
+    run as bench/reports/select.py defines them (seed_identity), which its setups are made of."""
+    return stable_hash([r.suite, r.run_name, r.status, r.step_limited, r.dataset.revision, seed_identity(r)])
 
 
 def _known(value: Any) -> Any:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.reports.claims import averaging
 from bench.reports.figures import _pyplot, plain_text, png_bytes, verdict_colour
 from bench.reports.html import figure_html, folded, page, scrolling, table_html
 from bench.reports.leaderboard import build_leaderboard
@@ -130,9 +131,15 @@ def _robustness(results: list[RunResult], results_dir: Path) -> list[tuple[str, 
     return robustness_section(results, results_dir)
 
 
-EXTRA_SECTIONS: tuple[CardSection, ...] = (_robustness,)
+def _probe(results: list[RunResult], results_dir: Path) -> list[tuple[str, str]]:
+    from bench.probe.card import probe_section
+
+    return probe_section(results, results_dir)
+
+
+EXTRA_SECTIONS: tuple[CardSection, ...] = (_robustness, _probe)
 """Sections shown after the leaderboard when their results exist (each returns [] otherwise): the
-corruption curves of `bench robustness`; the probe battery's generality profile is to join them."""
+corruption curves of `bench robustness` and the probe profiles of `bench probe`."""
 
 _CARD_CSS = (
     ".summary{display:flex;flex-wrap:wrap;gap:2px 18px;margin:0 0 .4em;padding:0;color:#57606a}"
@@ -234,8 +241,8 @@ def _claims_html(verdicts: list, paper_diffs: list[float | None], lower_metrics:
             evidence = html.escape(v.evidence)
         else:
             ci = f" [{v.low:+.3f}, {v.high:+.3f}]" if v.low is not None and v.high is not None else " (no interval)"
-            evidence = (f"{html.escape(v.claim.b)} − {html.escape(v.claim.a)}, {html.escape(v.claim.metric)} (category "
-                        f"means): <b>{v.diff:+.3f}</b>{html.escape(ci)} · {html.escape(v.evidence)}")
+            evidence = (f"{html.escape(v.comparison.replace(' - ', ' − '))}, {html.escape(averaging(v.claim.metric))}: "
+                        f"<b>{v.diff:+.3f}</b>{html.escape(ci)} · {html.escape(v.evidence)}")
         if paper is not None:
             evidence += f" · the paper: {paper:+.3f}"
         items.append(f"<li class='claim'><div><span class='verdict' style='background:{colour}'>"
@@ -246,7 +253,7 @@ def _claims_html(verdicts: list, paper_diffs: list[float | None], lower_metrics:
                     for t in _ticks(lo, hi))
     axis = (f"<li class='axis'><div></div><svg class='forest' width='{_PLOT_W}' height='20' viewBox='0 0 {_PLOT_W} 20'>"
             f"<line x1='0' x2='{_PLOT_W}' y1='0' y2='0' stroke='#8c959f'/>{ticks}</svg></li>")
-    legend = ("<p class='legend'>Each row: B − A on the claim's metric (category means, in the metric's own direction) — "
+    legend = ("<p class='legend'>Each row: B − A on the claim's metric (averaged as the paper does, in the metric's own direction) — "
               "<b>●</b> our difference with its 95 % interval; green band: where the whole interval must lie for the "
               "claim to hold (its tolerance); <b style='color:#0969da'>◇</b> the paper's own difference; dashed: "
               "no difference.</p>")
@@ -446,7 +453,8 @@ def _conventions_html(conventions: list[str], results: list[RunResult]) -> str:
     table = ("<table><thead><tr><th>task</th><th>metric</th><th>heading</th><th>direction</th><th>unit</th></tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table>") if rows else ""
     means = ("<ul><li>A score is the mean over the test shapes; its <i>category mean</i> (_class_mean, “cat. mean”) is "
-             "the unweighted mean of the per-category means, as the paper averages; the claims use category means.</li>"
+             "the unweighted mean of the per-category means, as the paper averages; the claims use category means, "
+             "accuracy aside (overall accuracy, as the paper reads).</li>"
              "<li>Intervals are 95 %: a bootstrap over the test shapes for one seed, Student-t over seeds for several; "
              "a claim's interval is paired (the same shapes, or the same seeds, in both runs).</li></ul>")
     lines = "".join(f"<li>{html.escape(c)}</li>" for c in conventions)

@@ -1,6 +1,8 @@
-"""A suite's report (`bench report`): its runs of one setup, the paper's claims as verdicts, the evaluation
-conventions its metrics followed and, where asked for, the paper's table beside ours. Everything is
-computed once here; the CLI prints it (a table, CSV, Markdown) or writes the report card (HTML)."""
+"""A suite's report (`bench report`): its runs of one dataset, profile and precision, the paper's claims as
+verdicts (once per setup where the folder holds several: bench/reports/select.py, split_setups), the evaluation
+conventions its metrics followed and, where asked for, the paper's table beside ours (one column of ours per
+setup). Everything is computed once here; the CLI prints it (a table, CSV, Markdown) or writes the report card
+(HTML)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import BenchError, ResultError
-from bench.reports.claims import Claim, Verdict, check_claims
-from bench.reports.paper import FINDING_RUNS, dataset_warning, paper_comparison, paper_table_for, paper_tables, table_spec
+from bench.errors import ResultError
+from bench.reports.claims import Verdict, check_claims, claim_results
+from bench.reports.paper import dataset_warning, our_names, paper_comparison, paper_table_for, paper_tables
 from bench.reports.per_category import per_category_table
-from bench.reports.select import select_results
+from bench.reports.select import select_results, split_setups
 from bench.results import RunResult
 
 
@@ -48,40 +50,6 @@ class SuiteReport:
         return frame.rename(columns={"run": "our run"})
 
 
-def our_names(suite: str, table: str) -> dict[str, str]:
-    """The paper table's run names -> the runs of ``suite`` that play them (bench/reports/paper.py:
-    FINDING_RUNS); the names themselves where the suite is the table's own."""
-    if suite == table or suite not in FINDING_RUNS or table not in FINDING_RUNS:
-        return {}
-    return {canonical: ours for canonical, ours in zip(FINDING_RUNS[table], FINDING_RUNS[suite]) if canonical and ours}
-
-
-def _paper_value(spec: dict, run: str, metric: str) -> float | None:
-    """The paper's ``metric`` of the row whose run is ``run``: its summary value, or for a per-category table
-    (Table 7) its Mean column."""
-    for row in spec.get("rows", []):
-        if "values" in row:
-            columns = [str(c).casefold() for c in spec.get("columns", [])]
-            if row.get("run") == run and row.get("metric") == metric and "mean" in columns:
-                return float(row["values"][columns.index("mean")])
-        elif metric in row and row.get("metric_runs", {}).get(metric, row.get("run")) == run:
-            return float(row[metric])
-    return None
-
-
-def paper_difference(claim: Claim, suite: str, table: str) -> float | None:
-    """The paper's own B - A for ``claim`` (in the paper table the suite is set beside), or None where the paper
-    has no such pair of numbers."""
-    try:
-        spec = table_spec(table)
-    except BenchError:
-        return None
-    canonical = {ours: name for name, ours in our_names(suite, table).items()}
-    a = _paper_value(spec, canonical.get(claim.a, claim.a), claim.metric)
-    b = _paper_value(spec, canonical.get(claim.b, claim.b), claim.metric)
-    return None if a is None or b is None else round(b - a, 6)
-
-
 def conventions(results: list[RunResult]) -> list[str]:
     """One line per task: the evaluation conventions its metrics followed (from result.json)."""
     seen: dict[str, str] = {}
@@ -103,10 +71,30 @@ def build_suite_report(results: list[RunResult], suite: str, results_dir: Path, 
     if not selected and not paper:
         raise ResultError(f"no results of suite '{suite}' under {results_dir}; run `bench run --suite {suite}` "
                           "first (or pass --paper to see the paper's table alone).")
-    report = SuiteReport(suite, selected, check_claims(selected, suite, results_dir), conventions(selected),
-                         paper_table_for(suite, table))
-    report.paper_diffs = [paper_difference(v.claim, suite, report.table) for v in report.verdicts]
+    table = paper_table_for(suite, table)
+    report = SuiteReport(suite, selected, check_claims(selected, suite, results_dir, table), conventions(selected),
+                         table)
+    report.paper_diffs = [v.paper_diff for v in report.verdicts]
     if paper or (card and report.table in paper_tables()):
         report.paper, report.paper_dataset = paper_comparison(selected, report.table, suite)
-        report.per_class = per_category_table(selected, report.table)
+        report.per_class = _per_class(selected, report.table)
     return report
+
+
+def _per_class(results: list[RunResult], table: str) -> pd.DataFrame | None:
+    """The per-category table (Table 7) of the complete, full-length runs, averaged over seeds within a setup:
+    one frame for one setup; for several, each setup's columns of ours side by side (``"<run> ours, <setup>"``)."""
+    setups = split_setups(claim_results(results))
+    if len(setups) <= 1:
+        return per_category_table(list(setups[0].results) if setups else [], table)
+    merged: pd.DataFrame | None = None
+    for setup in setups:
+        frame = per_category_table(list(setup.results), table)
+        if frame is None:
+            return None
+        ours = {c: f"{c}, {setup.label}" for c in frame.columns if c.endswith(" ours")}
+        frame = frame.rename(columns=ours)
+        merged = frame if merged is None else merged.join(frame[list(ours.values())])
+    papers = [c for c in merged.columns if c.endswith(" paper")]
+    columns = [c for p in papers for c in (p, *[o for o in merged.columns if o.startswith(p[:-len("paper")] + "ours")])]
+    return merged[["category", *columns]]

@@ -14,6 +14,7 @@ from bench.data.format import DatasetInfo
 from bench.models import MultiTaskModel, create_encoder, create_tasks
 from bench.training import distributed as D
 from bench.training.checkpoint import load_checkpoint
+from bench.training.frozen import FrozenSource, load_source
 
 
 @dataclass
@@ -37,8 +38,9 @@ class BuiltRun:
 
 
 def build_run(cfg: BenchConfig, task_names: list[str] | tuple[str, ...], frozen_from: Path | None = None,
-              progress: bool = False, ctx: D.DistContext = D.SINGLE) -> BuiltRun:
-    """The model of a run on CPU; ``frozen_from``: a finished run's model.pt whose encoder is loaded and frozen.
+              progress: bool = False, ctx: D.DistContext = D.SINGLE, weights: FrozenSource | None = None) -> BuiltRun:
+    """The model of a run on CPU; ``frozen_from``: a finished run's model.pt whose encoder is loaded and frozen;
+    ``weights``: a frozen encoder's weights from outside the suite (bench/training/frozen.py), loaded and frozen.
 
     Under DDP rank 0 prepares (generates) the dataset first; the other ranks then read its cache.
     """
@@ -52,5 +54,7 @@ def build_run(cfg: BenchConfig, task_names: list[str] | tuple[str, ...], frozen_
     tasks = create_tasks(task_names, info, cfg)
     if frozen_from is not None:
         encoder.load_state_dict(load_checkpoint(frozen_from)["encoder"], strict=True)
-    model = MultiTaskModel(encoder, tasks, cfg, frozen_encoder=frozen_from is not None)
+    elif weights is not None:
+        load_source(encoder, weights, f"encoder {m.encoder}")
+    model = MultiTaskModel(encoder, tasks, cfg, frozen_encoder=frozen_from is not None or weights is not None)
     return BuiltRun(cfg, info, tasks, model, encoder.modality)

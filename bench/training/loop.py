@@ -76,9 +76,21 @@ def lr_lambda(schedule: str, max_steps: int) -> Callable[[int], float]:
     return lambda step: 1.0
 
 
-def selection_score(metrics: dict[str, dict[str, Any]], tasks) -> float:
-    """Model selection: the mean of the trained tasks' main scores (lower-is-better ones negated), so a
-    joint run keeps the weights that are best for all its tasks together, not for one of them."""
+def selection_score(metrics: dict[str, dict[str, Any]], tasks, select: str = "mean") -> float:
+    """Model selection (``train.select``) from validation ``metrics`` (``{task: {metric: instance mean}}``).
+
+    ``"mean"``: the mean of the trained tasks' main scores (lower-is-better ones negated), so a joint run keeps
+    the weights that are best for all its tasks together, not for one of them. ``"iou"``: ONet's rule, the
+    reconstruction IoU: the mean ``iou`` of the tasks that score meshes (``Task.scores_mesh``, the occupancy
+    tasks) and report one; a run without such a task (a classification probe) falls back to ``"mean"``.
+    No score at all -> -inf."""
+    if select == "iou":
+        ious = [metrics[name]["iou"] for name, task in tasks.items()
+                if getattr(task, "scores_mesh", False) and metrics.get(name, {}).get("iou") is not None]
+        if ious:
+            return float(np.mean(ious))
+    elif select != "mean":
+        raise TrainingError(f"train.select = {select!r}: not one of mean, iou.")
     scores = []
     for name, task in tasks.items():
         value = metrics[name].get(task.main_score)
@@ -199,7 +211,8 @@ def check_gradients(loop: Loop, step: int, loss: torch.Tensor) -> None:
 def validate_and_select(loop: Loop, state: TrainState, loss: float) -> float:
     """Validate, record the score in the history and keep the best weights."""
     metrics = validate(loop)
-    score = D.broadcast(selection_score(metrics, loop.built.tasks) if metrics else -math.inf, loop.ctx)
+    select = loop.run.cfg.train.select
+    score = D.broadcast(selection_score(metrics, loop.built.tasks, select) if metrics else -math.inf, loop.ctx)
     state.history.append({"step": state.step, "loss": loss, "val_score": score})
     state.select(score, loop.model)
     return score

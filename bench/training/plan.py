@@ -11,10 +11,29 @@ from bench._io import stable_hash
 from bench.config import BenchConfig, RunSpec, SuiteSpec
 from bench.errors import ConfigError, did_you_mean
 from bench.results import RESULT_FILE, run_dir_for
+from bench.training.frozen import FrozenSource, resolve_source, uses_outside_source
 from bench.training.precision import planned_precision
 
 # Options that change how fast a run goes, not what it computes: left out of the config hash.
 NON_SEMANTIC = {"train": ("device", "threads", "compile"), "data": ("data_dir", "on_bad_shape"), "output": ("results_dir",)}
+# Settings added after runs were recorded, with the value that reproduces what those runs computed: left out of
+# the config hash (and the semantic config recorded in result.json; `all_sections` still shows them) while they
+# hold it, so that the recorded runs keep their hashes; any other value is hashed. A new setting goes here when
+# its default keeps the old behaviour.
+NEW_AT_DEFAULT: dict[tuple[str, str], Any] = {
+    ("data", "noise_frame"): "cube", ("data", "eval_noise"): True, ("data", "test_view"): -1,
+    ("data", "generator_seed"): 0, ("train", "select"): "mean",
+}
+
+
+def drop_new_at_default(sections: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``sections`` (``BenchConfig.section_dicts()``) without the settings of NEW_AT_DEFAULT that hold their
+    default, in place; returns it."""
+    for (section, key), default in NEW_AT_DEFAULT.items():
+        values = sections.get(section, {})
+        if key in values and type(values[key]) is type(default) and values[key] == default:
+            del values[key]
+    return sections
 
 
 @dataclass
@@ -29,10 +48,19 @@ class ResolvedRun:
     profile: str = ""
     precision: str = "fp32"
     """bf16 | fp32: what ``train.amp`` resolves to on this machine (bench/training/precision.py)."""
+    weights: FrozenSource | None = None
+    """A frozen run's encoder weights from outside the suite (a run folder, a weights file, the plugin)."""
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def encoder_source(self) -> str:
+        """Where a frozen run's encoder comes from, in words ('' for other runs): the run, or the source."""
+        if self.stage_one is not None:
+            return self.stage_one.name
+        return self.weights.source if self.weights is not None else ""
 
     def lambdas(self) -> dict[str, float]:
         return {t: float(self.spec.lambdas.get(t, 1.0)) for t in self.spec.tasks}
@@ -44,6 +72,7 @@ class ResolvedRun:
             for key in keys:
                 sections.get(section, {}).pop(key, None)
         sections.pop("output", None)
+        drop_new_at_default(sections)
         # The precision the run trains in, not the setting: "auto" is bf16 on one machine and fp32 on another.
         sections["train"]["amp"] = self.precision
         semantic = {
@@ -54,6 +83,8 @@ class ResolvedRun:
             "encoder_kwargs": self.cfg.encoder_kwargs.get(self.cfg.model.encoder, {}),
             "stage_one": self.stage_one.config_hash if self.stage_one else None,
         }
+        if self.weights is not None:  # only for sources outside the suite, so that in-suite probes keep their hashes
+            semantic["encoder_weights"] = self.weights.identity()
         decoder_kwargs = self.cfg.decoder_kwargs.get(self.cfg.model.decoder, {})
         if decoder_kwargs:  # only when set, so that the hashes of runs made before decoder_kwargs existed hold
             semantic["decoder_kwargs"] = decoder_kwargs
@@ -106,6 +137,7 @@ def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, di
     base = cfg.with_overrides(cfg.profiles[profile], f"{cfg.source} (profile {profile})") if profile else cfg
     cli_overrides = cli_overrides or {}
     out: list[ResolvedRun] = []
+    sources: dict[tuple, tuple[BenchConfig, FrozenSource]] = {}  # each outside source read once, not once per seed
     for k in range(seeds):
         resolved: dict[str, ResolvedRun] = {}
         for spec in suite.runs:
@@ -113,8 +145,17 @@ def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, di
             run_cfg = base.with_overrides(spec.overrides, where).with_overrides(cli_overrides, "command line")
             if k:
                 run_cfg = replace(run_cfg, train=replace(run_cfg.train, seed=run_cfg.train.seed + k))
-            stage_one = None
-            if spec.protocol == "frozen":
+            stage_one, weights = None, None
+            if uses_outside_source(spec, resolved):
+                key = (spec.encoder_from, spec.encoder_weights, spec.weights_prefix,
+                       stable_hash([run_cfg.model.encoder, run_cfg.model.latent_dim, run_cfg.encoder_kwargs]))
+                if key not in sources:
+                    sources[key] = resolve_source(spec, run_cfg, where)
+                source_cfg, weights = sources[key]
+                enc = source_cfg.model  # a run folder's encoder family, size and kwargs; else the run's own
+                run_cfg = replace(run_cfg, model=replace(run_cfg.model, encoder=enc.encoder, latent_dim=enc.latent_dim),
+                                  encoder_kwargs=source_cfg.encoder_kwargs)
+            elif spec.protocol == "frozen":
                 stage_one = resolved[spec.encoder_from]
                 # The probe uses the stage-one encoder as it was trained: same family, size and kwargs.
                 enc = stage_one.cfg.model
@@ -123,7 +164,8 @@ def resolve_suite(cfg: BenchConfig, suite_name: str, cli_overrides: dict[str, di
                                                   enc.encoder: stage_one.cfg.encoder_kwargs.get(enc.encoder, {})})
             check_plugin_names(run_cfg, spec)
             precision = planned_precision(run_cfg.train.amp, run_cfg.train.device).name
-            run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited, profile or "", precision)
+            run = ResolvedRun(suite_name, spec, run_cfg, "", Path(), stage_one, step_limited, profile or "", precision,
+                              weights)
             run.config_hash = stable_hash(run.semantic_config())
             run.run_dir = run_dir_for(run_cfg.output.results_dir, suite_name, spec.name, run.config_hash)
             resolved[spec.name] = run

@@ -23,11 +23,14 @@ DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 def failed_result(run: ResolvedRun, error: str) -> RunResult:
+    from bench.training.trainer import encoder_from  # torch is imported only once a run is tried
+
     cfg = run.cfg
     return RunResult(
         suite=run.suite, run_name=run.name, config_hash=run.config_hash, config=run.full_config(), status="failed",
         protocol=run.spec.protocol, tasks=list(run.spec.tasks), encoder=EncoderInfo.named(cfg.model.encoder),
-        dataset=DatasetInfo.named(cfg.data.name), error=error, seed=cfg.train.seed, step_limited=run.step_limited,
+        dataset=DatasetInfo.named(cfg.data.name), error=error, encoder_from=encoder_from(run), seed=cfg.train.seed,
+        step_limited=run.step_limited,
         git=git_info(), bench_version=__version__, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 

@@ -146,8 +146,8 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print, ctx: 
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     device = _device(cfg, ctx)
-    frozen_from = run.stage_one.run_dir / MODEL if run.spec.protocol == "frozen" else None
-    built = build_run(cfg, run.spec.tasks, frozen_from, progress=progress, ctx=ctx)
+    frozen_from = run.stage_one.run_dir / MODEL if run.stage_one is not None else None
+    built = build_run(cfg, run.spec.tasks, frozen_from, progress=progress, ctx=ctx, weights=run.weights)
     loop, state = prepare_loop(run, built, device, ctx, log)
     try:
         state = train_loop(loop, state, progress)
@@ -169,6 +169,14 @@ def train_and_evaluate(run: ResolvedRun, progress: bool = True, log=print, ctx: 
     return make_result(loop, state, final, n_test, skipped, timings)
 
 
+def encoder_from(run: ResolvedRun) -> dict | None:
+    """result.json's ``encoder_from``: the stage-one run and its hash for an in-suite probe; the source, the
+    weights' sha256 and the key prefix for weights from outside the suite; None for a trained encoder."""
+    if run.stage_one is not None:
+        return {"run": run.stage_one.name, "config_hash": run.stage_one.config_hash}
+    return run.weights.record() if run.weights is not None else None
+
+
 def make_result(loop: Loop, state: TrainState, final: Evaluation, n_test: int, skipped: list, timings: dict) -> RunResult:
     """result.json of a finished run."""
     run, built = loop.run, loop.built
@@ -188,7 +196,7 @@ def make_result(loop: Loop, state: TrainState, final: Evaluation, n_test: int, s
                             val=len(loop.val_store) if loop.val_store else 0, test=n_test,
                             skipped=[{"shape": s, "reason": r} for s, r in skipped]),
         metrics=final.metrics, per_category=final.per_category, intervals=final.intervals, metric_info=metric_info,
-        encoder_from={"run": run.stage_one.name, "config_hash": run.stage_one.config_hash} if run.stage_one else None,
+        encoder_from=encoder_from(run),
         seed=run.cfg.train.seed, steps=state.step, step_limited=run.step_limited, timings=timings,
         training=TrainingInfo(first_loss=state.first_loss, history=state.history, world_size=loop.ctx.world,
                               precision="bf16" if loop.amp else "fp32"),

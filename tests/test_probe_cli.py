@@ -230,13 +230,15 @@ def test_generality_between_hand_made_references(tmp_path, tiny_info):
 
 
 def test_the_shipped_references_are_the_current_battery_and_listed_by_the_leaderboard(tmp_path):
-    """results/reference holds probe-v1 on the default suite's pointnet encoders (random weights, reconstruction
-    only, jointly trained); if probe-v1's settings change, these must be measured again (docs/metrics.md)."""
+    """results/reference holds probe-v1 on the default suite's encoders, pointnet and (--encoder) onet_pointnet:
+    random weights, reconstruction only, jointly trained; if probe-v1's settings change, these must be measured
+    again (docs/metrics.md)."""
     from bench.results import reference_results_dir, scan_results
 
     refs = {r.run_name: r for r in scan_results(reference_results_dir() / "probe")}
     assert {name: r.config["role"] for name, r in refs.items()} == {
-        "pointnet-random": "random", "pointnet-onet": "reference", "pointnet-joint-all": "joint"}
+        f"{encoder}-{run}": role for encoder in ("pointnet", "onet_pointnet")
+        for run, role in (("random", "random"), ("onet", "reference"), ("joint-all", "joint"))}
     for r in refs.values():
         settings = json.loads(json.dumps(BATTERIES["probe-v1"].settings()))  # tuples read back as lists
         assert r.config["battery"] == {"name": "probe-v1", "settings": settings}
@@ -244,10 +246,17 @@ def test_the_shipped_references_are_the_current_battery_and_listed_by_the_leader
         assert r.training.precision == "fp32"
         scores = pd.read_csv(Path(r.run_dir) / "scores.csv")
         assert len(scores) == r.dataset.test == 64  # per-shape scores: what a user's encoder is paired with
-    # the reconstruction-only encoder is below the jointly trained one on the pooled classification probes
+    for encoder in ("pointnet", "onet_pointnet"):
+        assert {r.encoder.name for r in refs.values() if r.run_name.startswith(f"{encoder}-")} == {encoder}
+        generality = refs[f"{encoder}-onet"].analysis["generality"]
+        assert generality["zero"]["run"] == f"probe/{encoder}-random"  # the same architecture's anchors
+        assert generality["one"]["run"] == f"probe/{encoder}-joint-all"
+    # the default suite's reconstruction-only encoder is below its jointly trained one on the pooled
+    # classification probes, and its generality is below 1 (docs/metrics.md, Reference results)
     onet = {(v["reference"], v["probe"]): v for v in refs["pointnet-onet"].analysis["verdicts"]}
     pooled = onet[("probe/pointnet-joint-all", "classification")]
     assert pooled["verdict"] == "lower" and pooled["high"] < 0
+    assert refs["pointnet-onet"].analysis["generality"]["interval"][1] < 1
     out = runner.invoke(app, ["leaderboard", "--with-reference", "--suite", "probe", "-r", str(tmp_path)], env={"COLUMNS": "250"})
     assert out.exit_code == 0, out.output
     assert all(name in out.output for name in refs)

@@ -16,19 +16,15 @@ SUITE = "probe"
 def probe_results(results_dir: Path, with_reference: bool = True) -> list[RunResult]:
     """The finished probe results under ``results_dir`` (its probe/ folder), then the shipped references of the
     same battery and dataset revision as one of them (each result once)."""
+    from bench.probe.run import comparable
+
     own = [r for r in scan_results(Path(results_dir) / SUITE) if r.status == "complete" and r.protocol == SUITE]
     if not own or not with_reference:
         return own
-    keys = {_setup(r) for r in own}
     seen = {r.config_hash for r in own}  # a reference copied into the folder is shown once
-    refs = [r for r in scan_results(reference_results_dir()) if r.status == "complete" and r.protocol == SUITE
-            and _setup(r) in keys and r.config_hash not in seen]
+    refs = [r for r in scan_results(reference_results_dir()) if r.status == "complete"
+            and r.config_hash not in seen and any(comparable(o, r) for o in own)]
     return own + refs
-
-
-def _setup(r: RunResult) -> tuple:
-    """What makes two probe results comparable: the battery and the dataset revision."""
-    return (r.config.get("battery", {}).get("name"), r.dataset.name, r.dataset.revision)
 
 
 def _label(r: RunResult) -> str:

@@ -28,7 +28,7 @@ METRICS = ("cosine", "euclidean")
 
 # Standard deviations below this are floored: a feature that is (nearly) constant on the training latents
 # is not blown up into noise by the z-score.
-_MIN_SCALE = 1e-6
+MIN_SCALE = 1e-6
 # Similarity blocks of (queries, gallery) are kept near this many entries (64 MB of float64) whatever the
 # gallery size; with small galleries a block holds at most _MAX_CHUNK queries.
 _BLOCK_ENTRIES = 2 ** 23
@@ -116,6 +116,13 @@ class LinearModel:
         return np.argmax(self.logits(x), axis=1).astype(np.int64)
 
 
+def fit_standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, D) features -> their per-feature mean and standard deviation (D,) each, float64 (ddof 0, floored at
+    MIN_SCALE): the z-score ``(x - mean) / scale`` every probe that standardises latents uses."""
+    x = np.asarray(x, dtype=np.float64)
+    return x.mean(axis=0), np.maximum(x.std(axis=0), MIN_SCALE)
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-2, max_iter: int = 500,
                  tol: float = 1e-6) -> LinearModel:
     """Fit a multinomial logistic regression: (N, D) latents, (N,) labels in 0..n_classes-1 -> LinearModel.
@@ -144,8 +151,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-2,
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol!r}")
 
-    mean = feats.mean(axis=0)
-    scale = np.maximum(feats.std(axis=0), _MIN_SCALE)
+    mean, scale = fit_standardisation(feats)
     z = torch.from_numpy((feats - mean) / scale)                      # (N, D) float64
     target = torch.from_numpy(labels)
     weight = torch.zeros(n_classes, d, dtype=torch.float64, requires_grad=True)

@@ -23,14 +23,10 @@ from bench.probe.battery import MAIN_METRIC, BatterySpec, fewshot_metric
 from bench.probe.outcome import ProbeOutcome
 from bench.results import metric_directions
 
-MIN_SCALE = 1e-6  # a (nearly) constant feature is not blown up into noise by the z-score
-
-
 def standardised(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """(K, S, D) train latents and any others -> all of them z-scored with the train latents' per-feature
-    mean and standard deviation (over every draw and shape; ddof 0, floored at MIN_SCALE)."""
-    flat = train.reshape(-1, train.shape[-1]).astype(np.float64)
-    mean, scale = flat.mean(0), np.maximum(flat.std(0), MIN_SCALE)
+    mean and standard deviation (over every draw and shape; ``classify.fit_standardisation``)."""
+    mean, scale = classify.fit_standardisation(train.reshape(-1, train.shape[-1]))
     return [((z - mean) / scale).astype(np.float32) for z in (train, *others)]
 
 

@@ -37,7 +37,7 @@ from bench.probe.battery import CLASSIFICATION_GROUP, DECODER_PROBES, MAIN_METRI
 from bench.probe.outcome import ProbeOutcome, read_outcome, read_units, write_outcome
 from bench.probe.weights import EncoderWeights, load_into, state_dict_sha256
 from bench.results import (RESULT_FILE, DatasetInfo, EncoderInfo, MetricInfo, RunResult, TrainingInfo, git_info,
-                           package_versions, read_result, scan_results, write_result)
+                           package_versions, read_result, reference_results_dir, scan_results, write_result)
 
 SUITE = "probe"
 PROTOCOL = "probe"
@@ -49,13 +49,6 @@ RANDOM_SOURCE = f"random:torch.manual_seed({RANDOM_SEED})"
 ANALYSIS_SEED = 0
 VERDICTS = {"better": "higher", "worse": "lower", "no significant difference": "no significant difference"}
 """A verdict on this result's main score against a reference's (every main score is higher-is-better)."""
-
-
-def default_references() -> Path:
-    """``<repo>/results/reference``: the reference results shipped with bench."""
-    from bench.results import reference_results_dir
-
-    return reference_results_dir()
 
 
 # --- the encoder and the result's identity -------------------------------------------------------------------
@@ -175,7 +168,8 @@ def probe_encoder(cfg: BenchConfig, encoder_name: str, weights: EncoderWeights |
     """Run ``battery`` on the frozen encoder ``encoder_name`` (built with ``cfg.model.latent_dim`` and its
     ``[encoder_kwargs]``) with ``weights`` (None: random weights under ``torch.manual_seed(0)``), on
     ``cfg``'s dataset; the result (written to ``<results_dir>/probe/<name>-<hash>/``) is returned. A finished
-    identical result is reused unless ``rerun``; ``role`` ("", "joint", "random", "reference") labels it as a reference."""
+    identical result is reused unless ``rerun``; ``role`` ("", "joint", "random", "reference") labels it as a
+    reference."""
     import torch
 
     from bench.data.dataset import open_dataset
@@ -309,8 +303,8 @@ def comparable(a: RunResult, b: RunResult) -> bool:
 
 
 def find_references(result: RunResult, folders: list[Path]) -> list[RunResult]:
-    """The finished results with a role (joint, random, reference) under ``folders`` that are comparable with ``result``
-    (same battery, same dataset revision), ``result`` itself left out, each once."""
+    """The finished results with a role (joint, random, reference) under ``folders`` that are comparable with
+    ``result`` (same battery, same dataset revision), ``result`` itself left out, each once."""
     found: dict[Path, RunResult] = {}
     for folder in folders:
         for r in scan_results(Path(folder)):
@@ -345,8 +339,14 @@ def _paired_units(results: list[RunResult], probe: str) -> tuple[list[np.ndarray
     series = [read_units(Path(r.run_dir), probe, main) for r in results]
     if any(s is None for s in series):
         return None
+    values = _aligned(series)
+    return values, len(values[0])
+
+
+def _aligned(series: list[pd.Series]) -> list[np.ndarray]:
+    """Series indexed by unit -> their values on the units every one of them has, none NaN, in one order."""
     frame = pd.concat([s.rename(str(k)) for k, s in enumerate(series)], axis=1, join="inner").dropna()
-    return [frame[str(k)].to_numpy(float) for k in range(len(results))], len(frame)
+    return [frame[str(k)].to_numpy(float) for k in range(len(series))]
 
 
 def assess(result: RunResult, references: list[RunResult], random_result: RunResult | None = None,
@@ -431,11 +431,8 @@ def _group_units(results: list[RunResult], probes: tuple[str, ...]) -> tuple[lis
             series[k].append(s.rename(probe))
     if len(used) < 2:
         return None
-    means = [pd.concat(s, axis=1, join="inner").dropna().mean(axis=1) for s in series]
-    frame = pd.concat([m.rename(str(k)) for k, m in enumerate(means)], axis=1, join="inner").dropna()
-    if frame.empty:
-        return None
-    return [frame[str(k)].to_numpy(float) for k in range(len(results))], used
+    values = _aligned([pd.concat(s, axis=1, join="inner").dropna().mean(axis=1) for s in series])
+    return (values, used) if len(values[0]) else None
 
 
 def store_analysis(result: RunResult, analysis: dict[str, Any]) -> None:
@@ -471,7 +468,7 @@ def probe_and_assess(cfg: BenchConfig, encoder_name: str, weights: EncoderWeight
     random_result = result if weights is None else None
     if weights is not None and with_random:
         random_result = probe_encoder(cfg, encoder_name, None, role="random", **{**common, "rerun": False})
-    folders = [references_dir if references_dir is not None else default_references(), results_dir / SUITE]
+    folders = [references_dir if references_dir is not None else reference_results_dir(), results_dir / SUITE]
     references = find_references(result, folders)
     analysis = assess(result, references, random_result)
     store_analysis(result, analysis)
